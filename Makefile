@@ -1,0 +1,59 @@
+# agentline — see README.md. `make test` is what CI runs (.ci/run).
+SHELL := /bin/bash
+GO ?= go
+GOTEST_FLAGS ?= -race -timeout 40m
+STACK := $(GO) run ./hack/stack
+
+.PHONY: all build test unit lint testbin stack-up stack-down stack-status stack-env codex deps fuzz
+
+all: build
+
+## build: compile every binary under cmd/ into bin/
+build:
+	@mkdir -p bin
+	$(GO) build -o bin/ ./cmd/...
+
+## test: lint, build the test binaries, start the local stack if needed, run every test (unit, integration, e2e)
+test: lint testbin codex stack-up
+	$(GO) test $(GOTEST_FLAGS) ./...
+
+## unit: the tests that need no stack (tests that need one skip with a message unless CI=true)
+unit:
+	$(GO) test $(GOTEST_FLAGS) -short ./...
+
+## lint: gofmt check and go vet
+lint:
+	@unformatted=$$(find . -name '*.go' -not -path './.stack/*' -not -path './bin/*' -not -path './.cache/*' -print0 | xargs -0 gofmt -l); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+## testbin: build the local stack's binaries from pinned modules into bin/testbin (cached by version)
+testbin:
+	@hack/testbin.sh
+
+## codex: install the Codex CLI (npm) into the cache folder
+codex:
+	@if [ -x hack/codex.sh ]; then hack/codex.sh; fi
+
+## deps: install the Debian packages the tests need
+deps:
+	@hack/deps.sh
+
+## stack-up / stack-down / stack-status / stack-env: the local Kubernetes + Tekton stack
+stack-up: testbin
+	@$(STACK) up
+stack-down:
+	@$(STACK) down
+stack-status:
+	@$(STACK) status
+stack-env:
+	@$(STACK) env
+
+FUZZTIME ?= 30s
+## fuzz: run every fuzz target for FUZZTIME each
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+			echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done

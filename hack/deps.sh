@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian packages agentline's tests need that a fresh machine may lack.
+# Idempotent: installs only what is missing.
+set -euo pipefail
+pkgs=(git busybox-static util-linux ca-certificates)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "deps: installing ${missing[*]}"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+command -v go >/dev/null || { echo "deps: go is required (Go 1.26)" >&2; exit 1; }
+command -v npm >/dev/null || { echo "deps: npm is required (for the Codex CLI)" >&2; exit 1; }
+echo "deps: ok"

@@ -1,0 +1,84 @@
+package stack
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+)
+
+//go:embed kwok/stages.yaml
+var kwokStages []byte
+
+// Annotation prefixes understood by the kwok node's Tekton stage (kwok/stages.yaml). Tekton copies
+// PipelineRun and TaskRun annotations to the step pods, where the stage reads them.
+const (
+	// ResultsAnnotationPrefix + pipeline task (or Task) name holds the task's results.
+	ResultsAnnotationPrefix = "results.kwok.agentline.dev/"
+	// FailAnnotationPrefix + pipeline task (or Task) name, or "all", holds an exit code.
+	FailAnnotationPrefix = "fail.kwok.agentline.dev/"
+)
+
+// FakeResults returns the annotations that make the kwok node report these results for each
+// pipeline task (map: task -> result name -> value).
+func FakeResults(results map[string]map[string]string) map[string]string {
+	out := map[string]string{}
+	for task, kv := range results {
+		type runResult struct {
+			Key   string `json:"key"`
+			Value string `json:"value"`
+			Type  int    `json:"type"` // 1 = task result in Tekton's termination message
+		}
+		var msg []runResult
+		for k, v := range kv {
+			msg = append(msg, runResult{Key: k, Value: v, Type: 1})
+		}
+		b, _ := json.Marshal(msg)
+		out[ResultsAnnotationPrefix+task] = string(b)
+	}
+	return out
+}
+
+// FailTask returns the annotation that makes the kwok node fail the pipeline task (or Task)
+// with exitCode; task "all" fails every task.
+func FailTask(task string, exitCode int) map[string]string {
+	return map[string]string{FailAnnotationPrefix + task: strconv.Itoa(exitCode)}
+}
+
+// kwokNode is the fake node: pods are scheduled to it and marked finished by kwok's stages.
+func (c Config) kwokNode(kube func() (kubernetes.Interface, error)) (component, error) {
+	cfgPath := c.path("kwok.yaml")
+	header := fmt.Sprintf(`apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokConfiguration
+options:
+  manageAllNodes: false
+  manageNodesWithAnnotationSelector: kwok.x-k8s.io/node=fake
+  serverAddress: 127.0.0.1:%d
+  nodeLeaseDurationSeconds: 40
+  cidr: 10.244.0.0/16
+  nodeIP: 10.244.255.1
+`, c.Ports.Kwok)
+	if err := os.WriteFile(cfgPath, append([]byte(header+"---\n"), kwokStages...), 0o644); err != nil {
+		return component{}, err
+	}
+	return component{
+		process: process{name: "kwok", bin: c.bin("kwok"), args: []string{
+			"--kubeconfig=" + c.KubeconfigPath(), "--config=" + cfgPath,
+		}},
+		ready: func(ctx context.Context) error {
+			k, err := kube()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+			defer cancel()
+			return waitNodeReady(ctx, k, kwokNodeName)
+		},
+		timeout: 30 * time.Second,
+	}, nil
+}
