@@ -35,6 +35,7 @@ eventlistenersink|triggers|github.com/tektoncd/triggers/cmd/eventlistenersink|
 interceptors|triggers|./cmd/interceptors|
 crane|ggcr|github.com/google/go-containerregistry/cmd/crane|
 registry|ggcr|./cmd/registry|
+kaniko-executor|kaniko|github.com/chainguard-dev/kaniko/cmd/executor|
 TABLE
 }
 
@@ -69,8 +70,8 @@ while IFS='|' read -r name mod pkg ldflags; do
 	version=$(grep -m1 -E '^(require )?[[:space:]]*[a-z][^ ]+ v[0-9]' "$dir/go.mod" | sed -E 's/^require //; s/^[[:space:]]+//; s/ /@/')
 	echo "testbin: building $name ($version) ..."
 	start=$(date +%s)
-	(cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $ldflags" -o "$out/$name.tmp" "$pkg")
-	mv "$out/$name.tmp" "$out/$name"
+	(cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $ldflags" -o "$out/$name.tmp.$$" "$pkg")
+	mv "$out/$name.tmp.$$" "$out/$name"
 	echo "$stamp" > "$out/.stamps/$name"
 	echo "testbin: built $name in $(( $(date +%s) - start ))s"
 	built=$((built + 1))

@@ -134,7 +134,9 @@ func BinDir() string {
 }
 
 // Paths of files in the state folder.
-func (c Config) path(parts ...string) string { return filepath.Join(append([]string{c.Dir}, parts...)...) }
+func (c Config) path(parts ...string) string {
+	return filepath.Join(append([]string{c.Dir}, parts...)...)
+}
 
 // KubeconfigPath is the admin kubeconfig the stack writes.
 func (c Config) KubeconfigPath() string { return c.path("kubeconfig") }
@@ -146,7 +148,9 @@ func (c Config) RegistryHost() string { return fmt.Sprintf("127.0.0.1:%d", c.Por
 func (c Config) APIServerURL() string { return fmt.Sprintf("https://127.0.0.1:%d", c.Ports.APIServer) }
 
 // EventListenerURL is the default EventListener sink's address.
-func (c Config) EventListenerURL() string { return fmt.Sprintf("http://127.0.0.1:%d", c.Ports.EventListener) }
+func (c Config) EventListenerURL() string {
+	return fmt.Sprintf("http://127.0.0.1:%d", c.Ports.EventListener)
+}
 
 // state is what stack-up records for later commands (ports may not be re-derivable if the
 // environment changed).

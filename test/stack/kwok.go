@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"sort"
 	"strconv"
 	"time"
 
@@ -34,9 +35,14 @@ func FakeResults(results map[string]map[string]string) map[string]string {
 			Value string `json:"value"`
 			Type  int    `json:"type"` // 1 = task result in Tekton's termination message
 		}
+		keys := make([]string, 0, len(kv))
+		for k := range kv {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
 		var msg []runResult
-		for k, v := range kv {
-			msg = append(msg, runResult{Key: k, Value: v, Type: 1})
+		for _, k := range keys {
+			msg = append(msg, runResult{Key: k, Value: kv[k], Type: 1})
 		}
 		b, _ := json.Marshal(msg)
 		out[ResultsAnnotationPrefix+task] = string(b)
