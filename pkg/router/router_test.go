@@ -2,11 +2,12 @@ package router
 
 import (
 	"errors"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/google/go-github/v66/github"
+
+	"github.com/agentline/agentline/test/fakegithub"
 )
 
 const delivery = "72d3162e-cc78-11e3-81ab-4c9367dc0958"
@@ -39,22 +40,20 @@ func TestEveryFixture(t *testing.T) {
 		"push.with-installation.json": ReasonNotDefaultBranch,
 		"push.with-new-branch.json":   "", // routed: staging-deploy
 	}
-	entries, err := os.ReadDir(fixtureDir)
-	if err != nil {
-		t.Fatal(err)
+	names := fakegithub.FixtureNames()
+	if len(names) == 0 {
+		t.Fatal("no webhook fixtures found in the shared material")
 	}
 	seen := 0
-	for _, e := range entries {
-		if !strings.HasSuffix(e.Name(), ".json") {
-			continue
-		}
+	for _, name := range names {
+		file := name + ".json"
 		seen++
-		t.Run(e.Name(), func(t *testing.T) {
-			reason, ok := want[e.Name()]
+		t.Run(file, func(t *testing.T) {
+			reason, ok := want[file]
 			if !ok {
-				t.Fatalf("no expectation for fixture %s", e.Name())
+				t.Fatalf("no expectation for fixture %s", file)
 			}
-			d, err := Decide(eventOf(e.Name()), delivery, fixture(t, e.Name(), nil), testConfig())
+			d, err := Decide(eventOf(file), delivery, fixture(t, file, nil), testConfig())
 			if err != nil {
 				t.Fatalf("Decide: %v", err)
 			}

@@ -6,33 +6,42 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"embed"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/agentline/agentline/test/shared"
 )
 
-// The example payloads of ../shared/testdata/github-webhooks (octokit/webhooks, MIT, see
-// testdata/webhooks/LICENSE.octokit-webhooks), embedded so tests work from any checkout.
-//
-//go:embed testdata/webhooks/*.json testdata/webhooks/LICENSE.octokit-webhooks
-var fixtureFS embed.FS
+// fixtureDir is the folder of octokit's example payloads in the shared material
+// (../shared/testdata/github-webhooks, see package test/shared).
+func fixtureDir() (string, error) {
+	d, err := shared.Dir()
+	if err != nil {
+		return "", fmt.Errorf("fakegithub: webhook fixtures: %w", err)
+	}
+	return filepath.Join(d, "testdata", "github-webhooks"), nil
+}
 
 // Delete, as an override value, removes the field at that path.
 var Delete = &struct{ delete bool }{true}
 
-// FixtureNames lists the embedded webhook examples ("issues.labeled", "push", ...).
+// FixtureNames lists the shared webhook examples ("issues.labeled", "push", ...).
 func FixtureNames() []string {
-	entries, _ := fs.ReadDir(fixtureFS, "testdata/webhooks")
+	dir, err := fixtureDir()
+	if err != nil {
+		return nil
+	}
+	entries, _ := os.ReadDir(dir)
 	var names []string
 	for _, e := range entries {
 		if n, ok := strings.CutSuffix(e.Name(), ".json"); ok {
@@ -54,7 +63,11 @@ func Fixture(nameOrPath string) ([]byte, error) {
 		return b, nil
 	}
 	name := strings.TrimSuffix(nameOrPath, ".json")
-	b, err := fixtureFS.ReadFile("testdata/webhooks/" + name + ".json")
+	dir, err := fixtureDir()
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(dir, name+".json"))
 	if err != nil {
 		return nil, fmt.Errorf("fakegithub: no webhook fixture %q (have %s)", nameOrPath, strings.Join(FixtureNames(), ", "))
 	}
