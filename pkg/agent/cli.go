@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/agentline/agentline/pkg/flagenv"
 	"github.com/agentline/agentline/pkg/github"
 	"github.com/agentline/agentline/pkg/stackfile"
 )
@@ -31,9 +32,6 @@ changed. The exit status is non-zero when the agent failed or timed out; the rea
 
 Flags:
 `
-
-// envLayerFlags are flags whose AGENTLINE_* variable is a precedence layer of its own.
-var envLayerFlags = map[string]bool{"model": true, "reasoning-effort": true}
 
 // Main is agent-run's entry point: it parses args (without the program name), runs the agent and
 // returns the exit code. environ is the process environment.
@@ -84,31 +82,11 @@ func Main(ctx context.Context, args, environ []string, stdout, stderr io.Writer)
 	fs.StringVar(&vars, "vars", "", "inline template variables k=v,k2=v2 for services.yaml")
 	fs.StringVar(&varFiles, "var-file", "", "variables files for services.yaml (comma separated)")
 
-	getenv := func(k string) string {
-		for _, e := range environ {
-			if kk, v, ok := strings.Cut(e, "="); ok && kk == k {
-				return v
-			}
+	getenv := func(k string) string { v, _ := flagenv.Lookup(environ, k); return v }
+	if err := flagenv.Parse(fs, args, environ, "model", "reasoning-effort"); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stderr, "agent-run: %v\n", err)
 		}
-		return ""
-	}
-	var envErrs []error
-	fs.VisitAll(func(f *flag.Flag) {
-		if envLayerFlags[f.Name] {
-			return
-		}
-		key := "AGENTLINE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v := getenv(key); v != "" {
-			if err := fs.Set(f.Name, v); err != nil {
-				envErrs = append(envErrs, fmt.Errorf("%s=%q: %w", key, v, err))
-			}
-		}
-	})
-	if err := errors.Join(envErrs...); err != nil {
-		fmt.Fprintf(stderr, "agent-run: %v\n", err)
-		return 2
-	}
-	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if fs.NArg() > 0 {

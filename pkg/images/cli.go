@@ -9,6 +9,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/agentline/agentline/pkg/flagenv"
 	"github.com/agentline/agentline/pkg/stackfile"
 )
 
@@ -24,19 +25,14 @@ Every flag can also come from AGENTLINE_<FLAG> (e.g. AGENTLINE_ENV, AGENTLINE_IN
 comma-separated for lists); an explicit flag wins.
 `
 
-// listFlag is a repeatable, comma-splitting string flag. Values from the environment are
-// replaced, not extended, by the first explicit flag.
+// listFlag is a repeatable, comma-splitting string flag.
 type listFlag struct {
-	vals    []string
-	fromEnv bool
+	vals []string
 }
 
 func (l *listFlag) String() string { return strings.Join(l.vals, ",") }
 
 func (l *listFlag) Set(s string) error {
-	if l.fromEnv {
-		l.vals, l.fromEnv = nil, false
-	}
 	for _, v := range strings.Split(s, ",") {
 		if v = strings.TrimSpace(v); v != "" {
 			l.vals = append(l.vals, v)
@@ -88,29 +84,11 @@ func Main(ctx context.Context, args, environ []string, stdout, stderr io.Writer)
 	fs.StringVar(&o.vars, "vars", "", "inline template variables k=v,k2=v2")
 	fs.Var(&o.varFiles, "var-file", "variables file (YAML map or dotenv; repeatable)")
 
-	getenv := envLookup(environ)
-	var envErrs []error
-	fs.VisitAll(func(f *flag.Flag) {
-		key := "AGENTLINE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		v, ok := getenv(key)
-		if !ok || v == "" {
-			return
-		}
-		if err := fs.Set(f.Name, v); err != nil {
-			envErrs = append(envErrs, fmt.Errorf("%s=%q: %w", key, v, err))
-		}
-		if l, ok := f.Value.(*listFlag); ok {
-			l.fromEnv = true
-		}
-	})
-	if err := errors.Join(envErrs...); err != nil {
-		fmt.Fprintf(stderr, "kaniko-wrap: %v\n", err)
-		return 2
-	}
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := flagenv.Parse(fs, args[1:], environ); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		fmt.Fprintf(stderr, "kaniko-wrap: %v\n", err)
 		return 2
 	}
 	if fs.NArg() > 0 {
@@ -126,16 +104,6 @@ func Main(ctx context.Context, args, environ []string, stdout, stderr io.Writer)
 		return 1
 	}
 	return 0
-}
-
-func envLookup(environ []string) func(string) (string, bool) {
-	m := map[string]string{}
-	for _, e := range environ {
-		if k, v, ok := strings.Cut(e, "="); ok {
-			m[k] = v
-		}
-	}
-	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 }
 
 func run(ctx context.Context, cmd string, o *cliOptions, environ []string, stdout, stderr io.Writer) error {

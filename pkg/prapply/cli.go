@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/agentline/agentline/pkg/flagenv"
 	"github.com/agentline/agentline/pkg/github"
 	"github.com/agentline/agentline/pkg/stackfile"
 )
@@ -113,24 +114,11 @@ func parseFlags(cmd string, args, environ []string, stderr io.Writer) (*cli, int
 	fs.StringVar(&c.commit, "commit", "", "commit shown in the comment (default HEAD of the workspace)")
 	fs.StringVar(&c.branch, "branch", "", "branch to clean up (cleanup without --pr) or shown in the comment")
 
-	get := lookup(environ)
-	var envErrs []error
-	fs.VisitAll(func(f *flag.Flag) {
-		key := "AGENTLINE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v, ok := get(key); ok && v != "" {
-			if err := fs.Set(f.Name, v); err != nil {
-				envErrs = append(envErrs, fmt.Errorf("%s=%q: %w", key, v, err))
-			}
-		}
-	})
-	if err := errors.Join(envErrs...); err != nil {
-		fmt.Fprintf(stderr, "pr-apply: %v\n", err)
-		return nil, 2
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := flagenv.Parse(fs, args, environ); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, 0
 		}
+		fmt.Fprintf(stderr, "pr-apply: %v\n", err)
 		return nil, 2
 	}
 	if fs.NArg() > 0 {

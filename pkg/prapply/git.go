@@ -8,6 +8,8 @@ import (
 	"io"
 	"os/exec"
 	"strings"
+
+	"github.com/agentline/agentline/pkg/flagenv"
 )
 
 // passEnv are the variables of the caller's environment git may see: the binary search path,
@@ -34,7 +36,7 @@ func newGitRunner(bin, dir string, environ []string, home string, id Identity, c
 	if bin == "" {
 		bin = "git"
 	}
-	get := lookup(environ)
+	get := func(k string) (string, bool) { return flagenv.Lookup(environ, k) }
 	env := []string{
 		"HOME=" + home,
 		"GIT_CONFIG_GLOBAL=/dev/null",
@@ -61,18 +63,6 @@ func newGitRunner(bin, dir string, environ []string, home string, id Identity, c
 			"-c", "safe.directory=" + dir,
 			"-c", "advice.detachedHead=false",
 		},
-	}
-}
-
-// lookup returns a getter over KEY=VALUE entries.
-func lookup(environ []string) func(string) (string, bool) {
-	return func(k string) (string, bool) {
-		for i := len(environ) - 1; i >= 0; i-- {
-			if kk, v, ok := strings.Cut(environ[i], "="); ok && kk == k {
-				return v, true
-			}
-		}
-		return "", false
 	}
 }
 
