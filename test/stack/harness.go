@@ -75,14 +75,9 @@ func attachOrStart() (*Env, error) {
 				return nil, fmt.Errorf("test binary %s missing: run `make testbin`", c.bin(b))
 			}
 		}
-		if err := c.withLock(func() error {
-			if c.apiReady() {
-				return nil
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-			defer cancel()
-			return Up(ctx, c, os.Stderr)
-		}); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		if err := Up(ctx, c, os.Stderr); err != nil {
 			return nil, err
 		}
 		c = c.withRecordedState()

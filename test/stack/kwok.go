@@ -66,6 +66,10 @@ options:
   manageNodesWithAnnotationSelector: kwok.x-k8s.io/node=fake
   serverAddress: 127.0.0.1:%d
   nodeLeaseDurationSeconds: 40
+  nodeLeaseParallelism: 4
+  podPlayStageParallelism: 4
+  nodePlayStageParallelism: 4
+  podsOnNodeSyncParallelism: 2
   cidr: 10.244.0.0/16
   nodeIP: 10.244.255.1
 `, c.Ports.Kwok)

@@ -35,8 +35,13 @@ func (e *ComponentError) Error() string {
 func (e *ComponentError) Unwrap() error { return e.Err }
 
 // Up starts every component that is not already running, waits for each to be ready, and
-// reports progress to out. A stack that is already up is reused.
+// reports progress to out. A stack that is already up is reused. Concurrent calls (test
+// packages, a person running make stack-up) serialise on a lock in the state folder.
 func Up(ctx context.Context, c Config, out io.Writer) error {
+	return c.withLock(func() error { return up(ctx, c, out) })
+}
+
+func up(ctx context.Context, c Config, out io.Writer) error {
 	start := time.Now()
 	c = c.withRecordedState()
 	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
@@ -146,6 +151,10 @@ func waitReady(ctx context.Context, comp component, timeout time.Duration) error
 // Down stops the processes the stack started, in reverse start order. With purge it also
 // deletes the state folder (etcd data, certificates, logs).
 func Down(c Config, purge bool, out io.Writer) error {
+	return c.withLock(func() error { return down(c, purge, out) })
+}
+
+func down(c Config, purge bool, out io.Writer) error {
 	c = c.withRecordedState()
 	var errs []error
 	for i := len(order) - 1; i >= 0; i-- {

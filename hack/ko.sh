@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Builds agentline's images with ko and resolves the install (config/) against a registry,
+# without Docker and without pulling anything from outside:
+#   1. builds ko v0.19.0 from the Go module proxy (helper module hack/tools/ko) into bin/tools/;
+#   2. makes the base images locally and pushes them to the registry with crane:
+#      busybox  Debian's busybox-static (+ applet links, /tmp, a nonroot user 65532),
+#      kaniko   busybox + /kaniko/executor (bin/testbin/kaniko-executor, make testbin),
+#      git      busybox + Debian's git and the shared libraries it loads (pr-apply runs git);
+#   3. writes a .ko.yaml pointing at those bases (KO_CONFIG_PATH) and runs
+#      `ko resolve` on `kubectl kustomize config/` with KO_DOCKER_REPO=<registry>/agentline,
+#      writing the resolved install to bin/agentline.yaml.
+#
+# Usage: hack/ko.sh [resolve|build-ko|bases]   (default: resolve, which does all three)
+# Env:   AGENTLINE_REGISTRY  host:port of a plain-HTTP registry (default: the local stack's,
+#                            from `go run ./hack/stack env`)
+#        KO_PLATFORM         default linux/amd64
+# Needs: Debian packages busybox-static and git (make deps), bin/testbin/{crane,kubectl,
+#        kaniko-executor} (make testbin).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cmd=${1:-resolve}
+tools=$root/bin/tools
+testbin=${TESTBIN_DIR:-$root/bin/testbin}
+crane=$testbin/crane
+platform=${KO_PLATFORM:-linux/amd64}
+mkdir -p "$tools"
+
+die() { echo "ko.sh: $*" >&2; exit 1; }
+
+build_ko() {
+	local dir=$root/hack/tools/ko stamp
+	stamp=$(cat "$dir/go.mod" "$dir/go.sum" "$dir/tools.go" <(go env GOVERSION) | sha256sum | cut -c1-16)
+	if [ -x "$tools/ko" ] && [ "$(cat "$tools/.ko.stamp" 2>/dev/null)" = "$stamp" ]; then
+		return
+	fi
+	echo "ko.sh: building ko $(grep -m1 'github.com/google/ko ' "$dir/go.mod" | awk '{print $NF}') ..."
+	local start=$(date +%s)
+	(cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$tools/ko.tmp.$$" github.com/google/ko)
+	mv "$tools/ko.tmp.$$" "$tools/ko"
+	echo "$stamp" > "$tools/.ko.stamp"
+	echo "ko.sh: built ko in $(( $(date +%s) - start ))s"
+}
+
+registry() {
+	if [ -z "${AGENTLINE_REGISTRY:-}" ]; then
+		AGENTLINE_REGISTRY=$(cd "$root" && go run ./hack/stack env | sed -n 's/^export AGENTLINE_REGISTRY=//p')
+	fi
+	[ -n "$AGENTLINE_REGISTRY" ] || die "no registry: set AGENTLINE_REGISTRY or start the stack (make stack-up)"
+	curl -fsS "http://$AGENTLINE_REGISTRY/v2/" >/dev/null || die "registry $AGENTLINE_REGISTRY does not answer (make stack-up)"
+	echo "$AGENTLINE_REGISTRY"
+}
+
+# rootfs_busybox DIR: a minimal root file system with busybox and a nonroot user.
+rootfs_busybox() {
+	local r=$1 bb=/bin/busybox
+	[ -x "$bb" ] || die "$bb missing: install Debian's busybox-static (make deps)"
+	mkdir -p "$r/bin" "$r/etc" "$r/tmp" "$r/home/nonroot"
+	chmod 1777 "$r/tmp"
+	cp "$bb" "$r/bin/busybox"
+	for applet in $("$bb" --list); do
+		[ "$applet" = busybox ] || ln -sf busybox "$r/bin/$applet"
+	done
+	printf 'root:x:0:0:root:/root:/bin/sh\nnonroot:x:65532:65532:nonroot:/home/nonroot:/bin/sh\n' > "$r/etc/passwd"
+	printf 'root:x:0:\nnonroot:x:65532:\n' > "$r/etc/group"
+	chown 65532:65532 "$r/home/nonroot"
+}
+
+# push_image REF DIR BASE [crane mutate flags...]: DIR as one layer on BASE (empty: no base),
+# with PATH and the platform set (ko matches the base's platform).
+push_image() {
+	local ref=$1 dir=$2 base=${3:-}; shift 3 || true
+	local tar
+	tar=$(mktemp --suffix=.tar)
+	tar -C "$dir" --numeric-owner -cf "$tar" .
+	if [ -n "$base" ]; then
+		"$crane" append --insecure -b "$base" -f "$tar" -t "$ref" >/dev/null
+	else
+		"$crane" append --insecure -f "$tar" -t "$ref" >/dev/null
+	fi
+	rm -f "$tar"
+	"$crane" mutate --insecure "$ref" --env PATH=/usr/local/bin:/usr/bin:/bin --set-platform "$platform" -t "$ref" "$@" >/dev/null
+}
+
+bases() {
+	local reg work
+	reg=$(registry)
+	[ -x "$crane" ] || die "$crane missing (make testbin)"
+	work=$(mktemp -d)
+
+	rootfs_busybox "$work/busybox"
+	push_image "$reg/agentline/base/busybox:1" "$work/busybox" ""
+	echo "ko.sh: pushed $reg/agentline/base/busybox:1"
+
+	[ -x "$testbin/kaniko-executor" ] || die "$testbin/kaniko-executor missing (make testbin)"
+	mkdir -p "$work/kaniko/kaniko"
+	cp "$testbin/kaniko-executor" "$work/kaniko/kaniko/executor"
+	push_image "$reg/agentline/base/kaniko:1" "$work/kaniko" "$reg/agentline/base/busybox:1"
+	echo "ko.sh: pushed $reg/agentline/base/kaniko:1"
+
+	local git=/usr/bin/git
+	[ -x "$git" ] || die "$git missing: install Debian's git (make deps)"
+	mkdir -p "$work/git/usr/bin" "$work/git/usr/lib" "$work/git/usr/share"
+	cp "$git" "$work/git/usr/bin/git"
+	cp -a /usr/lib/git-core "$work/git/usr/lib/"
+	cp -a /usr/share/git-core "$work/git/usr/share/" 2>/dev/null || true
+	# The dynamic loader and every library git and its https helper load.
+	for f in "$git" /usr/lib/git-core/git-remote-http; do
+		ldd "$f" | awk '/=>/ {print $3} /^\s*\/lib/ {print $1}' | while read -r lib; do
+			[ -n "$lib" ] && [ -e "$lib" ] || continue
+			mkdir -p "$work/git$(dirname "$lib")"
+			cp -L "$lib" "$work/git$lib"
+		done
+	done
+	mkdir -p "$work/git/etc/ssl/certs"
+	[ -f /etc/ssl/certs/ca-certificates.crt ] && cp /etc/ssl/certs/ca-certificates.crt "$work/git/etc/ssl/certs/"
+	push_image "$reg/agentline/base/git:1" "$work/git" "$reg/agentline/base/busybox:1"
+	echo "ko.sh: pushed $reg/agentline/base/git:1"
+	rm -rf "$work"
+}
+
+resolve() {
+	local reg out cfg kust
+	build_ko
+	reg=$(registry)
+	bases
+	cfg=$(mktemp -d)
+	# Same builds as .ko.yaml, local bases.
+	sed -e "s#^defaultBaseImage:.*#defaultBaseImage: $reg/agentline/base/busybox:1#" \
+		-e "s#\(cmd/kaniko-wrap:\).*#\1 $reg/agentline/base/kaniko:1#" \
+		-e "s#\(cmd/pr-apply:\).*#\1 $reg/agentline/base/git:1#" \
+		-e "/^defaultPlatforms:/,/^[a-z]/{/^  - /d}" -e "s#^defaultPlatforms:.*#defaultPlatforms: [$platform]#" \
+		"$root/.ko.yaml" > "$cfg/.ko.yaml"
+	kust=$cfg/install.yaml
+	"$testbin/kubectl" kustomize "$root/config" > "$kust"
+	out=$root/bin/agentline.yaml
+	echo "ko.sh: ko resolve (KO_DOCKER_REPO=$reg/agentline) ..."
+	(cd "$root" && KO_CONFIG_PATH=$cfg KO_DOCKER_REPO=$reg/agentline GOFLAGS=-buildvcs=false \
+		"$tools/ko" resolve --insecure-registry --sbom=none --platform="$platform" -f "$kust") > "$out.tmp"
+	mv "$out.tmp" "$out"
+	rm -rf "$cfg"
+	if grep -q 'ko://' "$out"; then die "unresolved ko:// references left in $out"; fi
+	echo "ko.sh: resolved install written to $out ($(grep -c '^kind:' "$out") objects)"
+}
+
+case $cmd in
+build-ko) build_ko ;;
+bases) bases ;;
+resolve) resolve ;;
+*) die "unknown command $cmd (resolve, build-ko, bases)" ;;
+esac
