@@ -35,6 +35,11 @@ func Lookup(environ []string, key string) (string, bool) {
 // environment (for variables that mean something else, e.g. a precedence layer of their own).
 // Errors name the variable and its value.
 func Parse(fs *flag.FlagSet, args, environ []string, skip ...string) error {
+	return ParseFunc(fs, args, func(key string) string { v, _ := Lookup(environ, key); return v }, skip...)
+}
+
+// ParseFunc is Parse with a lookup function (such as os.Getenv) instead of an environment list.
+func ParseFunc(fs *flag.FlagSet, args []string, getenv func(key string) string, skip ...string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -49,7 +54,7 @@ func Parse(fs *flag.FlagSet, args, environ []string, skip ...string) error {
 			return
 		}
 		key := Key(f.Name)
-		if v, ok := Lookup(environ, key); ok && v != "" {
+		if v := getenv(key); v != "" {
 			if err := fs.Set(f.Name, v); err != nil {
 				errs = append(errs, fmt.Errorf("%s=%q: %w", key, v, err))
 			}

@@ -148,7 +148,8 @@ func (p *Pool) findHeld(snap *snapshot, c Claim) *coordinationv1.Lease {
 	return byPR
 }
 
-// tryAcquire runs one round on snap. retry is true when the caller's own Lease changed under it.
+// tryAcquire runs one round on snap. retry is true when the round lost a race (its own Lease
+// changed under it, or a free slot was taken first).
 func (p *Pool) tryAcquire(ctx context.Context, c Claim, snap *snapshot) (g *Grant, retry bool, err error) {
 	now := p.cfg.Now()
 	if l := p.findHeld(snap, c); l != nil {
@@ -169,6 +170,7 @@ func (p *Pool) tryAcquire(ctx context.Context, c Claim, snap *snapshot) (g *Gran
 			return nil, false, fmt.Errorf("renew lease %s/%s for %s: %w", p.cfg.SystemNamespace, l.Name, c.Key, err)
 		}
 	}
+	lost := false
 	for n := 1; n <= p.cfg.MaxSlots; n++ {
 		l := snap.slots[n]
 		switch {
@@ -178,6 +180,7 @@ func (p *Pool) tryAcquire(ctx context.Context, c Claim, snap *snapshot) (g *Gran
 				return p.grantOf(got, true, true), false, nil
 			}
 			if isTaken(err) {
+				lost = true
 				continue
 			}
 			return nil, false, fmt.Errorf("create lease %s/%s for %s: %w", p.cfg.SystemNamespace, LeaseName(p.cfg.Project, p.cfg.Env, n), c.Key, err)
@@ -187,12 +190,15 @@ func (p *Pool) tryAcquire(ctx context.Context, c Claim, snap *snapshot) (g *Gran
 				return p.grantOf(got, false, true), false, nil
 			}
 			if isTaken(err) || apierrors.IsNotFound(err) {
-				continue // someone else took (or released) it first; the next round sees the result
+				lost = true // someone else took (or released) it first; the next round sees the result
+				continue
 			}
 			return nil, false, fmt.Errorf("take over expired lease %s/%s for %s: %w", p.cfg.SystemNamespace, l.Name, c.Key, err)
 		}
 	}
-	return nil, false, nil
+	// A slot lost to another claimer makes the caller read again: the error then lists the real
+	// holders, and a slot freed meanwhile is still found.
+	return nil, lost, nil
 }
 
 const fieldManager = "agentline"

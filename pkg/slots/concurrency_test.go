@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -65,8 +66,8 @@ func checkContest(t *testing.T, c *cluster, grants map[string]*slots.Grant, errs
 		t.Errorf("%d failures, want 40", len(errs))
 	}
 	for _, err := range errs {
-		if !errors.Is(err, slots.ErrNoFreeSlot) {
-			t.Errorf("loser error %v, want no free slot", err)
+		if !errors.Is(err, slots.ErrNoFreeSlot) || !strings.Contains(err.Error(), "10 of 10 held") {
+			t.Errorf("loser error %v, want no free slot with 10 of 10 held", err)
 		}
 	}
 	ls := leases(t, c)

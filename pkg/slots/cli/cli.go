@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/agentline/agentline/pkg/flagenv"
 	"github.com/agentline/agentline/pkg/slots"
 	"github.com/agentline/agentline/pkg/stackfile"
 )
@@ -122,28 +123,11 @@ func ParseCLI(args []string, getenv func(string) string) (*CLI, error) {
 	fs.BoolVar(&c.NoBootstrap, "no-bootstrap", false, "do not apply slotBootstrapInfra")
 	fs.StringVar(&c.StateNamespace, "state-namespace", "", "adopt: legacy ConfigMap namespace")
 	fs.StringVar(&c.StatePrefix, "state-prefix", "", "adopt: legacy ConfigMap name prefix")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := flagenv.ParseFunc(fs, args[1:], getenv); err != nil {
 		return nil, fmt.Errorf("%w\n%s", err, usage)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %v\n%s", fs.Args(), usage)
-	}
-	explicit := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
-	var envErr error
-	fs.VisitAll(func(f *flag.Flag) {
-		if explicit[f.Name] || envErr != nil {
-			return
-		}
-		name := "AGENTLINE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v := getenv(name); v != "" {
-			if err := fs.Set(f.Name, v); err != nil {
-				envErr = fmt.Errorf("%s=%q: %w", name, v, err)
-			}
-		}
-	})
-	if envErr != nil {
-		return nil, envErr
 	}
 	return c, c.check()
 }
