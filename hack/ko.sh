@@ -106,7 +106,7 @@ bases() {
 	cp -a /usr/share/git-core "$work/git/usr/share/" 2>/dev/null || true
 	# The dynamic loader and every library git and its https helper load.
 	for f in "$git" /usr/lib/git-core/git-remote-http; do
-		ldd "$f" | awk '/=>/ {print $3} /^\s*\/lib/ {print $1}' | while read -r lib; do
+		ldd "$f" | awk '/=>/ {print $3} /^[[:space:]]*\/lib/ {print $1}' | while read -r lib; do
 			[ -n "$lib" ] && [ -e "$lib" ] || continue
 			mkdir -p "$work/git$(dirname "$lib")"
 			cp -L "$lib" "$work/git$lib"

@@ -8,18 +8,14 @@ import (
 	"testing"
 
 	"github.com/agentline/agentline/pkg/stackfile"
+
+	"github.com/agentline/agentline/test/shared"
 )
 
 // shopfront is the sample stack shared by the project (../shared next to the repository).
 func shopfront(t *testing.T) string {
 	t.Helper()
-	p, err := filepath.Abs("../../../shared/examples/shopfront/services.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("shopfront example missing (expected beside the repository): %v", err)
-	}
+	p := filepath.Join(shared.Shopfront(t), "services.yaml")
 	return p
 }
 

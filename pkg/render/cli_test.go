@@ -89,7 +89,7 @@ func TestParseCLIErrors(t *testing.T) {
 
 func TestCLITemplateWritesResults(t *testing.T) {
 	dir := t.TempDir()
-	c, err := ParseCLI([]string{"template", "--config", filepath.Join(shopfront, "services.yaml"), "--env", "ai", "--slot", "2",
+	c, err := ParseCLI([]string{"template", "--config", filepath.Join(shopfrontDir(t), "services.yaml"), "--env", "ai", "--slot", "2",
 		"--offline", "--results-dir", dir, "--skip-services", "WEB"}, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)

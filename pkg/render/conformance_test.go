@@ -12,19 +12,14 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/agentline/agentline/pkg/stackfile"
+
+	"github.com/agentline/agentline/test/shared"
 )
 
-// shopfront is a copy of shared/examples/shopfront (the contract's sample stack and its
-// reference renders), kept in testdata so the tests run on a clean checkout.
-const shopfront = "testdata/shopfront"
-
+// shopfrontDir is the contract's sample stack and its reference renders (shared material).
 func shopfrontDir(t testing.TB) string {
 	t.Helper()
-	abs, err := filepath.Abs(shopfront)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return abs
+	return shared.Shopfront(t)
 }
 
 func loadShopfront(t testing.TB, env string, slot int) *stackfile.Loaded {
@@ -56,6 +51,33 @@ func normalize(t *testing.T, objs []*unstructured.Unstructured) []any {
 	return out
 }
 
+// compareExpected compares objs with expected/<file> as parsed objects, in order, and returns
+// the normalized expected objects.
+func compareExpected(t *testing.T, objs []*unstructured.Unstructured, file string) []any {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(shopfrontDir(t), "expected", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := DecodeManifests(file, data)
+	if err != nil {
+		t.Fatalf("decode expected: %v", err)
+	}
+	got := normalize(t, objs)
+	w := normalize(t, want)
+	if len(got) != len(w) {
+		t.Errorf("got %d objects, want %d", len(got), len(w))
+	}
+	for i := 0; i < len(got) && i < len(w); i++ {
+		if !reflect.DeepEqual(got[i], w[i]) {
+			g, _ := yaml.Marshal(got[i])
+			e, _ := yaml.Marshal(w[i])
+			t.Errorf("object %d differs:\n--- got\n%s--- want\n%s", i, g, e)
+		}
+	}
+	return w
+}
+
 func TestConformanceShopfront(t *testing.T) {
 	cases := []struct {
 		env      string
@@ -80,27 +102,8 @@ func TestConformanceShopfront(t *testing.T) {
 			if len(res.Warnings) != 0 {
 				t.Errorf("unexpected render warnings: %v", res.Warnings)
 			}
-			data, err := os.ReadFile(filepath.Join(shopfrontDir(t), "expected", tc.expected))
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, err := DecodeManifests(tc.expected, data)
-			if err != nil {
-				t.Fatalf("decode expected: %v", err)
-			}
-			got := normalize(t, res.Objects())
-			w := normalize(t, want)
-			if len(got) != len(w) {
-				t.Errorf("got %d objects, want %d", len(got), len(w))
-			}
-			for i := 0; i < len(got) && i < len(w); i++ {
-				if !reflect.DeepEqual(got[i], w[i]) {
-					g, _ := yaml.Marshal(got[i])
-					e, _ := yaml.Marshal(w[i])
-					t.Errorf("object %d differs:\n--- got\n%s--- want\n%s", i, g, e)
-				}
-			}
-			// The printed stream parses back to the same objects, with the Secret masked.
+			w := compareExpected(t, res.Objects(), tc.expected)
+			// The printed stream (--show-secrets) parses back to the same objects.
 			var buf bytes.Buffer
 			if err := WriteYAML(&buf, res.Objects(), true); err != nil {
 				t.Fatal(err)

@@ -3,15 +3,19 @@ package render
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"testing"
+
+	"github.com/agentline/agentline/test/shared"
 )
 
 // FuzzDecodeManifests feeds any bytes to the manifest decoder: it may fail, never panic, and
 // whatever it accepts must print and decode again to the same number of objects. Seeds live in
 // testdata/fuzz/FuzzDecodeManifests (plus the shopfront renders).
 func FuzzDecodeManifests(f *testing.F) {
-	for _, p := range []string{"testdata/shopfront/expected/ai-slot2.yaml", "testdata/shopfront/services/api/deploy.yaml"} {
-		if b, err := os.ReadFile(p); err == nil {
+	dir := shared.Shopfront(f)
+	for _, p := range []string{"expected/ai-slot2.yaml", "services/api/deploy.yaml"} {
+		if b, err := os.ReadFile(filepath.Join(dir, p)); err == nil {
 			f.Add(b)
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/agentline/agentline/pkg/stackfile"
 	"github.com/agentline/agentline/test/stack"
@@ -118,17 +119,34 @@ func gone(ctx context.Context, c *Cluster, r ObjectRef) error {
 	return fmt.Errorf("%s still exists", r)
 }
 
+// releaseVolumes drops the protection finalizers of the namespace's PVCs and of pv: the stack's
+// kube-controller-manager runs no pvc-protection/pv-protection controller, so they would block
+// the namespace's deletion forever.
+func releaseVolumes(ctx context.Context, c *Cluster, ns, pv string) {
+	patch := []byte(`{"metadata":{"finalizers":null}}`)
+	if list, err := c.Kube.CoreV1().PersistentVolumeClaims(ns).List(ctx, metav1.ListOptions{}); err == nil {
+		for _, p := range list.Items {
+			_, _ = c.Kube.CoreV1().PersistentVolumeClaims(ns).Patch(ctx, p.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+		}
+	}
+	if pv != "" {
+		_, _ = c.Kube.CoreV1().PersistentVolumes().Patch(ctx, pv, types.MergePatchType, patch, metav1.PatchOptions{})
+	}
+}
+
 func deleteNamespaceAndWait(t *testing.T, ctx context.Context, c *Cluster, name string) {
 	t.Helper()
 	err := c.Kube.CoreV1().Namespaces().Delete(ctx, name, metav1.DeleteOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
 		t.Fatal(err)
 	}
+	releaseVolumes(ctx, c, name, "")
 	eventually(t, 2*time.Minute, "namespace "+name+" deleted", func() error {
 		_, err := c.Kube.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
+		releaseVolumes(ctx, c, name, "")
 		return fmt.Errorf("namespace %s still there (%v)", name, err)
 	})
 }
@@ -147,7 +165,7 @@ func loadShopfrontFor(t *testing.T, env string, slot int) (*stackfile.Loaded, *R
 // worker's namespace and, for slot 2, the workspace PVC; it removes leftovers of earlier runs.
 func prepareShopfront(t *testing.T, ctx context.Context, env *stack.Env, c *Cluster) {
 	t.Helper()
-	for _, ns := range []string{"shopfront-dev-2", "shopfront-ai-staging"} {
+	for _, ns := range []string{"shopfront-dev-2", "shopfront-ai-staging", "shopfront-jobs"} {
 		deleteNamespaceAndWait(t, ctx, c, ns)
 	}
 	crGVR := schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterroles"}
@@ -167,9 +185,12 @@ func prepareShopfront(t *testing.T, ctx context.Context, env *stack.Env, c *Clus
 			PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
 			VolumeMode:                    &fs,
 			PersistentVolumeSource:        corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/tmp/shopfront-workspace"}},
+			// pre-bound, so the binder binds at once
+			ClaimRef: &corev1.ObjectReference{Kind: "PersistentVolumeClaim", APIVersion: "v1", Namespace: "shopfront-dev-2", Name: "shopfront-workspace"},
 		},
 	}
 	_ = c.Kube.CoreV1().PersistentVolumes().Delete(ctx, pv.Name, metav1.DeleteOptions{})
+	releaseVolumes(ctx, c, "", pv.Name)
 	eventually(t, time.Minute, "old PV deleted", func() error {
 		_, err := c.Kube.CoreV1().PersistentVolumes().Get(ctx, pv.Name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
@@ -193,6 +214,19 @@ func prepareShopfront(t *testing.T, ctx context.Context, env *stack.Env, c *Clus
 	if _, err := c.Kube.CoreV1().PersistentVolumeClaims("shopfront-dev-2").Create(ctx, pvc, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// Pods of an unbound claim are unschedulable and the scheduler retries them slowly.
+	start := time.Now()
+	defer func() { t.Logf("prepared in %s", time.Since(start)) }()
+	eventually(t, 2*time.Minute, "workspace PVC bound", func() error {
+		got, err := c.Kube.CoreV1().PersistentVolumeClaims("shopfront-dev-2").Get(ctx, pvc.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if got.Status.Phase != corev1.ClaimBound {
+			return fmt.Errorf("phase %s", got.Status.Phase)
+		}
+		return nil
+	})
 	t.Cleanup(func() {
 		ctx := context.Background()
 		for _, ns := range []string{"shopfront-dev-2", "shopfront-ai-staging", "shopfront-jobs"} {
@@ -202,6 +236,7 @@ func prepareShopfront(t *testing.T, ctx context.Context, env *stack.Env, c *Clus
 		for _, n := range []string{"shopfront-worker-ai", "shopfront-worker-ai-staging"} {
 			_ = c.Dynamic.Resource(crGVR).Delete(ctx, n, metav1.DeleteOptions{})
 		}
+		releaseVolumes(ctx, c, "shopfront-dev-2", pv.Name)
 		_ = c.Kube.CoreV1().PersistentVolumes().Delete(ctx, pv.Name, metav1.DeleteOptions{})
 	})
 }
@@ -226,7 +261,9 @@ func TestIntegrationShopfront(t *testing.T) {
 	rvs := map[ObjectRef]string{}
 
 	t.Run("apply slot 2", func(t *testing.T) {
+		start := time.Now()
 		ar, err := Apply(ctx, c, slotL, slotRes, opts(slotL))
+		t.Logf("apply took %s", time.Since(start))
 		if err != nil {
 			t.Fatalf("apply: %v", err)
 		}
@@ -521,5 +558,17 @@ func TestIntegrationDiscoveryScope(t *testing.T) {
 		if got := s.Namespaced(gvk); got != want {
 			t.Errorf("Namespaced(%s) = %v, want %v", gvk, got, want)
 		}
+	}
+	// Rendering with discovery gives the same objects as the reference renders.
+	for _, tc := range []struct {
+		env  string
+		slot int
+		file string
+	}{{"ai", 2, "ai-slot2.yaml"}, {"ai-staging", 0, "ai-staging.yaml"}} {
+		res, err := Render(loadShopfront(t, tc.env, tc.slot), Options{Scope: s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		compareExpected(t, res.Objects(), tc.file)
 	}
 }

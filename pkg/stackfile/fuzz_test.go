@@ -6,12 +6,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/agentline/agentline/test/shared"
 )
 
 // FuzzLoad feeds any bytes as services.yaml: Load may fail, never panic or hang. Seeds live in
 // testdata/fuzz/FuzzLoad (plus the shopfront example).
 func FuzzLoad(f *testing.F) {
-	if b, err := os.ReadFile("../render/testdata/shopfront/services.yaml"); err == nil {
+	if b, err := os.ReadFile(filepath.Join(shared.Shopfront(f), "services.yaml")); err == nil {
 		f.Add(b, "ai", 2)
 	}
 	f.Add([]byte("project: p\nservices: [{name: a, when: '{{ eq .Env \"dev\" }}'}]\n"), "dev", 0)

@@ -1,9 +1,12 @@
 package stackfile
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/agentline/agentline/test/shared"
 )
 
 func TestValueRefResolve(t *testing.T) {
@@ -78,7 +81,7 @@ func TestParseDuration(t *testing.T) {
 }
 
 func TestShopfrontModel(t *testing.T) {
-	l := mustLoad(t, "../render/testdata/shopfront/services.yaml", LoadOptions{Env: "ai", Slot: 2})
+	l := mustLoad(t, filepath.Join(shared.Shopfront(t), "services.yaml"), LoadOptions{Env: "ai", Slot: 2})
 	st := l.Stack
 	if st.MaxSlots != 4 || st.Registry != "registry.shopfront-dev-2.svc.cluster.local:5000" {
 		t.Errorf("maxSlots=%d registry=%q", st.MaxSlots, st.Registry)

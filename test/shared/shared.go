@@ -59,3 +59,10 @@ func Webhook(t testing.TB, name string) []byte {
 	}
 	return b
 }
+
+// Shopfront returns the folder of the sample stack examples/shopfront (services.yaml, manifests
+// and the reference renders under expected/).
+func Shopfront(t testing.TB) string {
+	t.Helper()
+	return Path(t, "examples", "shopfront")
+}

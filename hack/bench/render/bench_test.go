@@ -14,9 +14,9 @@ import (
 
 	"github.com/agentline/agentline/pkg/render"
 	"github.com/agentline/agentline/pkg/stackfile"
-)
 
-const shopfrontStack = "../../../pkg/render/testdata/shopfront/services.yaml"
+	"github.com/agentline/agentline/test/shared"
+)
 
 // TestGenerate checks that generated stacks render to the expected objects.
 func TestGenerate(t *testing.T) {
@@ -80,7 +80,7 @@ func BenchmarkRenderTemplateProcess(b *testing.B) {
 		path     string
 		services int
 	}
-	stacks := []stack{{"shopfront", shopfrontStack, 3}}
+	stacks := []stack{{"shopfront", filepath.Join(shared.Shopfront(b), "services.yaml"), 3}}
 	for _, n := range []int{50, 500} {
 		path, err := Generate(b.TempDir(), n)
 		if err != nil {
