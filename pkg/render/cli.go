@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agentline/agentline/pkg/flagenv"
+	"github.com/agentline/agentline/pkg/github"
 	"github.com/agentline/agentline/pkg/stackfile"
 )
 
@@ -61,15 +63,46 @@ type CLI struct {
 	WaitSoftFail bool
 	// IncludeClusterScoped lets destroy delete this env's labelled cluster-scoped objects.
 	IncludeClusterScoped bool
-	// GitHub posts github.comment hook bodies (set by the binary's wiring; nil = not configured).
+	// Repo, GitHubURL and GitHubTokenFile configure the GitHub client of github.comment hooks.
+	Repo, GitHubURL, GitHubTokenFile string
+	// GitHub posts github.comment hook bodies (from the flags above, or set by a caller; nil = not
+	// configured).
 	GitHub Commenter
+}
+
+// githubCommenter posts hook comments on one repository through pkg/github.
+type githubCommenter struct {
+	client *github.Client
+	repo   github.Repo
+}
+
+func (g githubCommenter) Comment(ctx context.Context, number int, body string) error {
+	_, err := g.client.CreateIssueComment(ctx, g.repo, number, body)
+	return err
+}
+
+// connectGitHub sets c.GitHub from --repo and --github-token-file when both are given.
+func (c *CLI) connectGitHub() error {
+	if c.GitHub != nil || c.Repo == "" || c.GitHubTokenFile == "" {
+		return nil
+	}
+	repo, err := github.ParseRepo(c.Repo)
+	if err != nil {
+		return fmt.Errorf("--repo: %w", err)
+	}
+	client, err := github.New(github.Options{BaseURL: c.GitHubURL, TokenFile: c.GitHubTokenFile})
+	if err != nil {
+		return err
+	}
+	c.GitHub = githubCommenter{client: client, repo: repo}
+	return nil
 }
 
 const usage = `usage: render template|apply|destroy --config PATH --env ENV [--slot N] [--namespace NS]
        [--only-services a,b] [--skip-services ..] [--only-infra ..] [--skip-infra ..]
        [--vars k=v,..] [--var-file F] [--show-secrets] [--results-dir DIR]
        [--kubeconfig F] [--offline] [--prune] [--wait-timeout D] [--wait-soft-fail]
-       [--include-cluster-scoped]
+       [--include-cluster-scoped] [--repo O/R --github-token-file F [--github-url U]]
 Every flag may also come from AGENTLINE_<FLAG_IN_UPPER_SNAKE> (e.g. AGENTLINE_ENV); an explicit
 flag always wins.`
 
@@ -106,28 +139,14 @@ func ParseCLI(args []string, getenv func(string) string) (*CLI, error) {
 	fs.DurationVar(&c.WaitTimeout, "wait-timeout", 0, "apply: readiness wait (default codex.timeouts.deployWait, else 10m)")
 	fs.BoolVar(&c.WaitSoftFail, "wait-soft-fail", false, "apply: a wait timeout gives infra-ready=false instead of failing")
 	fs.BoolVar(&c.IncludeClusterScoped, "include-cluster-scoped", false, "destroy: also delete this env's labelled cluster-scoped objects")
-	if err := fs.Parse(args[1:]); err != nil {
+	fs.StringVar(&c.Repo, "repo", "", "repository owner/name that github.comment hooks comment on")
+	fs.StringVar(&c.GitHubURL, "github-url", "", "GitHub REST API base URL (default https://api.github.com/)")
+	fs.StringVar(&c.GitHubTokenFile, "github-token-file", "", "file holding the GitHub token for github.comment hooks")
+	if err := flagenv.ParseFunc(fs, args[1:], getenv); err != nil {
 		return nil, fmt.Errorf("%w\n%s", err, usage)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %v\n%s", fs.Args(), usage)
-	}
-	explicit := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
-	var envErr error
-	fs.VisitAll(func(f *flag.Flag) {
-		if explicit[f.Name] || envErr != nil {
-			return
-		}
-		name := "AGENTLINE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v := getenv(name); v != "" {
-			if err := fs.Set(f.Name, v); err != nil {
-				envErr = fmt.Errorf("%s=%q: %w", name, v, err)
-			}
-		}
-	})
-	if envErr != nil {
-		return nil, envErr
 	}
 	if strings.TrimSpace(c.Env) == "" {
 		return nil, fmt.Errorf("--env is required (or AGENTLINE_ENV)\n%s", usage)
@@ -168,6 +187,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, configur
 			fmt.Fprintln(stderr, "render:", err)
 			return 2
 		}
+	}
+	if err := c.connectGitHub(); err != nil {
+		fmt.Fprintln(stderr, "render:", err)
+		return 2
 	}
 	if err := c.Run(ctx, stdout, stderr); err != nil {
 		fmt.Fprintln(stderr, "render:", err)
