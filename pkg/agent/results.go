@@ -18,6 +18,7 @@ import (
 
 	"github.com/agentline/agentline/pkg/agent/prompt"
 	"github.com/agentline/agentline/pkg/github"
+	taskresults "github.com/agentline/agentline/pkg/results"
 )
 
 // Result names (files in --results-dir).
@@ -46,26 +47,14 @@ type Results struct {
 
 // Write writes one file per result into dir (no trailing newline).
 func (r Results) Write(dir string) error {
-	if dir == "" {
-		return nil
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("results dir: %w", err)
-	}
-	files := map[string]string{
+	return taskresults.Write(dir, map[string]string{
 		ResultSessionID:    r.SessionID,
 		ResultFinalMessage: prompt.Bound(r.FinalMessage, FinalMessageLimit, "the final message"),
 		ResultInputTokens:  strconv.FormatInt(r.InputTokens, 10),
 		ResultOutputTokens: strconv.FormatInt(r.OutputTokens, 10),
 		ResultCommands:     strconv.Itoa(r.Commands),
 		ResultChanged:      strconv.FormatBool(r.Changed),
-	}
-	for name, v := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(v), 0o644); err != nil {
-			return fmt.Errorf("write result %s: %w", name, err)
-		}
-	}
-	return nil
+	})
 }
 
 // SessionState is what agent-run remembers in CODEX_HOME between runs for one issue or PR.

@@ -1,10 +1,9 @@
 package prapply
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
+
+	taskresults "github.com/agentline/agentline/pkg/results"
 )
 
 // Result names (files in --results-dir).
@@ -50,16 +49,5 @@ func (r Result) Files() map[string]string {
 
 // WriteResults writes one file per result into dir (no trailing newline); a no-op for "".
 func WriteResults(dir string, files map[string]string) error {
-	if dir == "" {
-		return nil
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("results dir: %w", err)
-	}
-	for name, v := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(v), 0o644); err != nil {
-			return fmt.Errorf("result %s: %w", name, err)
-		}
-	}
-	return nil
+	return taskresults.Write(dir, files)
 }

@@ -2,18 +2,17 @@ package render
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/agentline/agentline/pkg/flagenv"
 	"github.com/agentline/agentline/pkg/github"
+	taskresults "github.com/agentline/agentline/pkg/results"
 	"github.com/agentline/agentline/pkg/stackfile"
 )
 
@@ -249,7 +248,7 @@ func (c *CLI) Run(ctx context.Context, stdout, stderr io.Writer) error {
 		if ar != nil {
 			results[ResultObjects] = strconv.Itoa(len(ar.Applied))
 			results[ResultInfraReady] = strconv.FormatBool(ar.InfraReady)
-			if werr := writeResults(c.ResultsDir, results); werr != nil && err == nil {
+			if werr := taskresults.Write(c.ResultsDir, results); werr != nil && err == nil {
 				err = werr
 			}
 		}
@@ -261,32 +260,15 @@ func (c *CLI) Run(ctx context.Context, stdout, stderr io.Writer) error {
 		})
 		if dr != nil {
 			results[ResultObjects] = strconv.Itoa(len(dr.Deleted))
-			if werr := writeResults(c.ResultsDir, results); werr != nil && err == nil {
+			if werr := taskresults.Write(c.ResultsDir, results); werr != nil && err == nil {
 				err = werr
 			}
 		}
 		return err
 	}
-	return writeResults(c.ResultsDir, results)
+	return taskresults.Write(c.ResultsDir, results)
 }
 
 func (f Filters) any() bool {
 	return len(f.OnlyServices)+len(f.SkipServices)+len(f.OnlyInfra)+len(f.SkipInfra) > 0
-}
-
-// writeResults writes one file per result, without a trailing newline.
-func writeResults(dir string, results map[string]string) error {
-	if dir == "" {
-		return nil
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("results dir: %w", err)
-	}
-	var errs []error
-	for name, v := range results {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(v), 0o644); err != nil {
-			errs = append(errs, fmt.Errorf("write result %s: %w", name, err))
-		}
-	}
-	return errors.Join(errs...)
 }

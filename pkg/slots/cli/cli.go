@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -20,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/agentline/agentline/pkg/flagenv"
+	taskresults "github.com/agentline/agentline/pkg/results"
 	"github.com/agentline/agentline/pkg/slots"
 	"github.com/agentline/agentline/pkg/stackfile"
 )
@@ -277,7 +277,7 @@ func (c *CLI) Run(ctx context.Context, stdout, stderr io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(stdout, "slot %d (namespace %s) held by %s until %s; new-env=%t\n", g.Slot, g.Namespace, g.Holder, g.Expires.UTC().Format(time.RFC3339), g.NewEnv)
-		return writeResults(c.ResultsDir, map[string]string{
+		return taskresults.Write(c.ResultsDir, map[string]string{
 			ResultSlot: strconv.Itoa(g.Slot), ResultNamespace: g.Namespace,
 			ResultNewEnv: strconv.FormatBool(g.NewEnv), ResultHost: s.host(g.Slot),
 		})
@@ -299,7 +299,7 @@ func (c *CLI) Run(ctx context.Context, stdout, stderr io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(stdout, "%s: slot %d (namespace %s) of %s, holder %s\n", c.Command, st.Slot, ns, p, st.Holder)
-		return writeResults(c.ResultsDir, map[string]string{ResultSlot: strconv.Itoa(st.Slot), ResultNamespace: ns, ResultHost: s.host(st.Slot)})
+		return taskresults.Write(c.ResultsDir, map[string]string{ResultSlot: strconv.Itoa(st.Slot), ResultNamespace: ns, ResultHost: s.host(st.Slot)})
 	case "status":
 		st, err := p.Status(ctx)
 		if err != nil {
@@ -372,21 +372,4 @@ func printStatus(w io.Writer, st []slots.SlotStatus, now time.Time) {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", s.Slot, s.Holder, num(s.Issue), num(s.PR), s.Age(now).Round(time.Second), exp)
 	}
 	tw.Flush()
-}
-
-// writeResults writes one file per result, without a trailing newline.
-func writeResults(dir string, results map[string]string) error {
-	if dir == "" {
-		return nil
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("results dir: %w", err)
-	}
-	var errs []error
-	for name, v := range results {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(v), 0o644); err != nil {
-			errs = append(errs, fmt.Errorf("write result %s: %w", name, err))
-		}
-	}
-	return errors.Join(errs...)
 }
