@@ -3,8 +3,8 @@ package images
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
+
+	taskresults "github.com/agentline/agentline/pkg/results"
 )
 
 // Actions reported in Result.Action.
@@ -50,19 +50,9 @@ func WritePlanResults(dir string, p *Plan) error {
 	for _, m := range p.Mirrors {
 		mirrors = append(mirrors, m.Name)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("results dir %s: %w", dir, err)
-	}
-	for name, v := range map[string][]string{ResultBuilds: builds, ResultMirrors: mirrors} {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			return fmt.Errorf("write result %s: %w", name, err)
-		}
-	}
-	return nil
+	b, _ := json.Marshal(builds) // []string always encodes
+	m, _ := json.Marshal(mirrors)
+	return taskresults.Write(dir, map[string]string{ResultBuilds: string(b), ResultMirrors: string(m)})
 }
 
 // WriteResults writes IMAGES (a JSON list of results) into dir and, when there is exactly one
@@ -70,9 +60,6 @@ func WritePlanResults(dir string, p *Plan) error {
 func WriteResults(dir string, results []Result) error {
 	if results == nil {
 		results = []Result{}
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("results dir %s: %w", dir, err)
 	}
 	b, err := json.Marshal(results)
 	if err != nil {
@@ -83,11 +70,5 @@ func WriteResults(dir string, results []Result) error {
 		files[ResultImageURL] = results[0].Ref
 		files[ResultImageDigest] = results[0].Digest
 	}
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			return fmt.Errorf("write result %s: %w", p, err)
-		}
-	}
-	return nil
+	return taskresults.Write(dir, files)
 }
