@@ -207,6 +207,9 @@ func (s *session) checkout(ctx context.Context) (Result, error) {
 			return Result{}, fmt.Errorf("the remote %s reports no default branch: give --base", s.o.CloneURL)
 		}
 	}
+	if s.o.Kind == KindStaging {
+		branch = base
+	}
 	res := Result{Branch: branch, Base: base}
 	if pr != nil {
 		res.PRNumber, res.PRURL = pr.Number, pr.HTMLURL
@@ -227,6 +230,11 @@ func (s *session) checkout(ctx context.Context) (Result, error) {
 	_, remoteExists := heads[branch]
 	if err := s.switchTo(ctx, branch, base, remoteExists); err != nil {
 		return res, err
+	}
+	if s.o.Kind == KindStaging && s.o.SHA != "" {
+		if _, err := s.git.run(ctx, "checkout", "--detach", s.o.SHA); err != nil {
+			return res, fmt.Errorf("staging: check out %s (is it on %s?): %w", s.o.SHA, base, err)
+		}
 	}
 	if res.Commit, err = s.git.run(ctx, "rev-parse", "HEAD"); err != nil {
 		return res, fmt.Errorf("read HEAD: %w", err)

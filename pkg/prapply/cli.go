@@ -73,7 +73,7 @@ type cli struct {
 	sender, summary, summaryFile             string
 	gitName, gitEmail, gitBin, branchPrefix  string
 	lang, namespace, host, baseDomain, links string
-	config, env, commit, branch              string
+	config, env, commit, branch, sha         string
 	log                                      io.Writer
 }
 
@@ -89,7 +89,8 @@ func parseFlags(cmd string, args, environ []string, stderr io.Writer) (*cli, int
 	fs.IntVar(&c.issue, "issue", 0, "issue number")
 	fs.IntVar(&c.pr, "pr", 0, "pull request number (review runs, comment, cleanup)")
 	fs.StringVar(&c.base, "base", "", "base branch (default: the pull request's base, else the default branch)")
-	fs.StringVar(&c.kind, "kind", "issue", "run kind: issue, review or repair")
+	fs.StringVar(&c.kind, "kind", "issue", "run kind: issue, review, repair or staging")
+	fs.StringVar(&c.sha, "sha", "", "staging: commit to check out (default: the base branch's tip)")
 	fs.StringVar(&c.workspace, "workspace", "", "git work tree (default <code-root>/<slot>/src, or <code-root>/ai-staging/src without a slot)")
 	fs.StringVar(&c.codeRoot, "code-root", "", "codeRootBase: the folder of all work trees on the workspace volume")
 	fs.IntVar(&c.slot, "slot", 0, "slot number (0 = staging)")
@@ -163,7 +164,7 @@ func (c *cli) options() (Options, error) {
 		}
 	}
 	o := Options{
-		Repo: repo, Kind: kind, Issue: c.issue, PR: c.pr, Base: c.base, Workspace: c.workspace,
+		Repo: repo, Kind: kind, Issue: c.issue, PR: c.pr, Base: c.base, SHA: c.sha, Workspace: c.workspace,
 		CodeRoot: c.codeRoot, Slot: c.slot, CloneURL: cloneURL, TokenFile: c.tokenFile,
 		BranchPrefix: c.branchPrefix, Identity: Identity{Name: c.gitName, Email: c.gitEmail},
 		Sender: c.sender, Summary: summary, Git: c.gitBin, Environ: c.environ, Log: c.log,

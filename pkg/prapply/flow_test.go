@@ -353,3 +353,35 @@ func TestCleanup(t *testing.T) {
 		t.Fatalf("delete ref called %d times, want 1 (codex/issue-7 only)", n)
 	}
 }
+
+// A staging run (staging-deploy) checks out the base branch into ai-staging/src at the pushed
+// commit, and refuses to push.
+func TestStagingCheckoutAtPushedCommit(t *testing.T) {
+	gh, h := setup(t)
+	first, _ := gh.BranchSHA(repo, "main")
+	second := gh.CommitFiles(repo, "main", map[string]string{"app/version.go": "package main\n"}, "Add version")
+	run := prapplytest.Run{Kind: "staging"}
+
+	st := h.MustExec("checkout", append(h.Args(run), "--sha", first)...)
+	ws := h.Workspace(0)
+	if !strings.HasSuffix(ws, filepath.Join("ai-staging", "src")) {
+		t.Fatalf("staging workspace = %s", ws)
+	}
+	if got := gitOut(t, ws, "rev-parse", "HEAD"); got != first || st.Results["commit"] != first {
+		t.Fatalf("HEAD = %s, result commit = %s; want the pushed commit %s", got, st.Results["commit"], first)
+	}
+	if _, err := os.Stat(filepath.Join(ws, "app", "version.go")); !os.IsNotExist(err) {
+		t.Fatal("a file of the later commit is in the staging tree")
+	}
+	// The next push moves staging forward in the same tree.
+	h.MustExec("checkout", append(h.Args(run), "--sha", second)...)
+	if got := gitOut(t, ws, "rev-parse", "HEAD"); got != second {
+		t.Fatalf("HEAD = %s, want %s", got, second)
+	}
+	if st := h.Exec("push", h.Args(run)...); st.Code == 0 || !strings.Contains(st.Stderr, "never push") {
+		t.Fatalf("push of a staging run must be refused, got exit %d: %s", st.Code, st.Stderr)
+	}
+	if st := h.Exec("checkout", append(h.Args(run), "--sha", "not-a-sha")...); st.Code == 0 || !strings.Contains(st.Stderr, "not a commit id") {
+		t.Fatalf("a bad --sha must be refused, got exit %d: %s", st.Code, st.Stderr)
+	}
+}

@@ -24,20 +24,22 @@ import (
 type Kind string
 
 // The kinds of run: an issue run works on <prefix>issue-N, a repair run on <prefix>ai-repair-N,
-// a review run on the head branch of the pull request.
+// a review run on the head branch of the pull request; a staging run (staging-deploy) checks out
+// the base branch, at --sha when given, and never pushes.
 const (
-	KindIssue  Kind = "issue"
-	KindReview Kind = "review"
-	KindRepair Kind = "repair"
+	KindIssue   Kind = "issue"
+	KindReview  Kind = "review"
+	KindRepair  Kind = "repair"
+	KindStaging Kind = "staging"
 )
 
-// ParseKind parses issue, review or repair.
+// ParseKind parses issue, review, repair or staging.
 func ParseKind(s string) (Kind, error) {
 	switch k := Kind(strings.TrimSpace(s)); k {
-	case KindIssue, KindReview, KindRepair:
+	case KindIssue, KindReview, KindRepair, KindStaging:
 		return k, nil
 	}
-	return "", fmt.Errorf("kind %q: allowed values are issue, review, repair", s)
+	return "", fmt.Errorf("kind %q: allowed values are issue, review, repair, staging", s)
 }
 
 // DefaultBranchPrefix is the prefix of the branches the agent owns.
@@ -67,6 +69,8 @@ type Options struct {
 	PR int
 	// Base is the base branch (default: the pull request's base for review runs, else main).
 	Base string
+	// SHA is the commit a staging run checks out (detached); empty means the base branch's tip.
+	SHA string
 	// Workspace is the git work tree. Empty: WorkspacePath(CodeRoot, Slot).
 	Workspace string
 	// CodeRoot is <codeRootBase>, the folder of all work trees on the workspace volume.
@@ -146,8 +150,12 @@ func (o *Options) validateGit() error {
 		if o.PR <= 0 {
 			errs = append(errs, errors.New("a review run needs --pr"))
 		}
+	case KindStaging:
+		if o.SHA != "" && !validSHA(o.SHA) {
+			errs = append(errs, fmt.Errorf("--sha %q is not a commit id", o.SHA))
+		}
 	default:
-		errs = append(errs, fmt.Errorf("kind %q: allowed values are issue, review, repair", o.Kind))
+		errs = append(errs, fmt.Errorf("kind %q: allowed values are issue, review, repair, staging", o.Kind))
 	}
 	if o.Base != "" && !validBranch(o.Base) {
 		errs = append(errs, fmt.Errorf("base branch %q is not a valid branch name", o.Base))
@@ -219,6 +227,19 @@ func validBranch(b string) bool {
 	}
 	for _, r := range b {
 		if r <= ' ' || r == 0x7f || strings.ContainsRune("~^:?*[\\", r) {
+			return false
+		}
+	}
+	return true
+}
+
+// validSHA reports whether s is a full or abbreviated hexadecimal commit id.
+func validSHA(s string) bool {
+	if len(s) < 7 || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !strings.ContainsRune("0123456789abcdef", r) {
 			return false
 		}
 	}

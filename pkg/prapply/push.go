@@ -23,6 +23,9 @@ var ErrPushRejected = errors.New("push rejected")
 // non-fast-forward), and for issue and repair runs finds or opens the draft pull request. A run
 // with nothing to commit and nothing to push succeeds with Pushed false.
 func Push(ctx context.Context, o Options) (Result, error) {
+	if o.Kind == KindStaging {
+		return Result{}, errors.New("push: staging runs deploy what was pushed; they never push")
+	}
 	s, err := open(&o)
 	if err != nil {
 		return Result{}, fmt.Errorf("push: %w", err)
