@@ -1,7 +1,6 @@
 package router
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/agentline/agentline/test/fakegithub"
@@ -12,18 +11,7 @@ import (
 // deletes the field.
 func fixture(t testing.TB, name string, overrides map[string]any) []byte {
 	t.Helper()
-	over := make(map[string]any, len(overrides))
-	for k, v := range overrides {
-		if v == nil {
-			v = fakegithub.Delete
-		}
-		over[k] = v
-	}
-	b, err := fakegithub.Payload(strings.TrimSuffix(name, ".json"), over)
-	if err != nil {
-		t.Fatalf("fixture %s: %v", name, err)
-	}
-	return b
+	return fakegithub.MustPayload(t, name, overrides)
 }
 
 // eventOf returns the X-GitHub-Event of a fixture file name (`<event>.<variant>.json`).

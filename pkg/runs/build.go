@@ -10,10 +10,15 @@ import (
 	"strconv"
 	"strings"
 
+	"time"
+
 	"github.com/agentline/agentline/pkg/router"
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/tektoncd/pipeline/pkg/apis/pipeline/pod"
+	corev1 "k8s.io/api/core/v1"
 )
 
 // Label keys (shared names, see the project brief).
@@ -107,8 +112,19 @@ func Build(route *router.Route, cfg Config) (*v1.PipelineRun, error) {
 	if cfg.ServiceAccountName != "" {
 		pr.Spec.TaskRunTemplate.ServiceAccountName = cfg.ServiceAccountName
 	}
+	// The same bounds and volume ownership as the Triggers path's TriggerTemplate: the agent
+	// task alone may take 90 minutes, longer than Tekton's default of one hour for a run.
+	pr.Spec.Timeouts = &v1.TimeoutFields{Pipeline: &metav1.Duration{Duration: PipelineTimeout}}
+	fsGroup := RunFSGroup
+	pr.Spec.TaskRunTemplate.PodTemplate = &pod.PodTemplate{SecurityContext: &corev1.PodSecurityContext{FSGroup: &fsGroup}}
 	return pr, nil
 }
+
+// PipelineTimeout bounds every agentline PipelineRun (triggers/triggertemplate.yaml sets the same).
+const PipelineTimeout = 3 * time.Hour
+
+// RunFSGroup owns the workspace volume for the non-root steps (the TriggerTemplate's fsGroup).
+const RunFSGroup int64 = 65532
 
 // Labels returns the agentline labels of a route's PipelineRun: repo, kind, state (queued),
 // delivery, issue and pr. Issue and pr are always present, empty when the route has none, as

@@ -1,9 +1,6 @@
 package runs
 
 import (
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -11,31 +8,16 @@ import (
 	"github.com/agentline/agentline/pkg/router"
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/agentline/agentline/test/fakegithub"
 )
 
 const delivery = "72d3162e-cc78-11e3-81ab-4c9367dc0958"
 
-// routeFrom routes a payload fixture of pkg/router with field overrides (top-level dotted
-// paths of two levels at most are enough here).
+// routeFrom routes a shared payload fixture with dotted-path field overrides.
 func routeFrom(t *testing.T, file string, deliveryID string, over map[string]any) *router.Route {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "router", "testdata", "github-webhooks", file))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc map[string]any
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
-	for path, v := range over {
-		parts := strings.Split(path, ".")
-		m := doc
-		for _, p := range parts[:len(parts)-1] {
-			m = m[p].(map[string]any)
-		}
-		m[parts[len(parts)-1]] = v
-	}
-	raw, _ = json.Marshal(doc)
+	raw := fakegithub.MustPayload(t, file, over)
 	cfg := router.DefaultConfig()
 	cfg.Model = "gpt-test"
 	event, _, _ := strings.Cut(file, ".")
@@ -74,6 +56,12 @@ func TestBuild(t *testing.T) {
 	}
 	if pr.Spec.Status != v1.PipelineRunSpecStatusPending {
 		t.Fatalf("status %q", pr.Spec.Status)
+	}
+	if pr.Spec.Timeouts == nil || pr.Spec.Timeouts.Pipeline.Duration != PipelineTimeout {
+		t.Fatalf("timeouts %+v", pr.Spec.Timeouts)
+	}
+	if pt := pr.Spec.TaskRunTemplate.PodTemplate; pt == nil || *pt.SecurityContext.FSGroup != RunFSGroup {
+		t.Fatalf("podTemplate %+v", pt)
 	}
 	wantLabels := map[string]string{
 		LabelRepo: "Codertocat.Hello-World", LabelIssue: "7", LabelPR: "2", LabelKind: "ai-dev-review",

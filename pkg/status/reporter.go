@@ -31,6 +31,9 @@ const Marker = "status"
 // CommitContext is the commit status context of staging deploys.
 const CommitContext = "agentline/staging"
 
+// forgetAfter is how long a finished key is remembered (to skip identical writes).
+const forgetAfter = time.Hour
+
 // DefaultInterval is the shortest time between two writes for one key.
 const DefaultInterval = 2 * time.Second
 
@@ -229,6 +232,11 @@ func (r *Reporter) flush(ctx context.Context) time.Time {
 	r.mu.Lock()
 	for key, ks := range r.keys {
 		if len(ks.pending) == 0 {
+			// Forget keys whose newest run ended long ago (a later run starts afresh; the
+			// comment is found again through its marker).
+			if ks.obj != nil && ks.obj.IsDone() && now.Sub(ks.nextAt) > forgetAfter {
+				delete(r.keys, key)
+			}
 			continue
 		}
 		if now.Before(ks.nextAt) {

@@ -100,7 +100,7 @@ func hostURL(h string) string {
 
 type text struct {
 	queued, position, running, succeeded, failed, inTask, cancelled, superseded string
-	slot, namespace, host, pr, envLink, summary, log, retry                    string
+	slot, namespace, host, pr, envLink, summary, log, retry                     string
 }
 
 var texts = map[string]text{

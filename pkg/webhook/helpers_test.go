@@ -10,10 +10,6 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,47 +20,16 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/agentline/agentline/test/fakegithub"
 )
 
 const testSecret = "s3cr3t-webhook-value"
 
-// payload loads a pkg/router fixture and applies dotted-path overrides (nil deletes).
+// payload loads a shared webhook fixture and applies dotted-path overrides (nil deletes).
 func payload(t testing.TB, file string, over map[string]any) []byte {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "router", "testdata", "github-webhooks", file))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc map[string]any
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
-	for path, v := range over {
-		parts := strings.Split(path, ".")
-		var cur any = doc
-		for i, p := range parts {
-			m, ok := cur.(map[string]any)
-			if !ok {
-				idx, _ := strconv.Atoi(p)
-				cur = cur.([]any)[idx]
-				continue
-			}
-			if i == len(parts)-1 {
-				if v == nil {
-					delete(m, p)
-				} else {
-					m[p] = v
-				}
-				break
-			}
-			cur = m[p]
-		}
-	}
-	out, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return fakegithub.MustPayload(t, file, over)
 }
 
 func sign(body []byte, secret string) string {

@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/agentline/agentline/test/shared"
@@ -319,4 +320,22 @@ func (s *Server) Deliver(ctx context.Context, target, repo string, wh Webhook) (
 		wh.Overrides = merged
 	}
 	return Deliver(ctx, target, wh)
+}
+
+// MustPayload is Payload for tests: a nil override value deletes the field (like Delete), and
+// any error fails the test.
+func MustPayload(t testing.TB, fixture string, overrides map[string]any) []byte {
+	t.Helper()
+	over := make(map[string]any, len(overrides))
+	for k, v := range overrides {
+		if v == nil {
+			v = Delete
+		}
+		over[k] = v
+	}
+	b, err := Payload(strings.TrimSuffix(fixture, ".json"), over)
+	if err != nil {
+		t.Fatalf("webhook fixture %s: %v", fixture, err)
+	}
+	return b
 }

@@ -157,6 +157,13 @@ func TestTriggersMatchPipelinesAndConfig(t *testing.T) {
 	if got := pr.Spec.TaskRunTemplate.ServiceAccountName; got != rc.ServiceAccountName {
 		t.Errorf("TriggerTemplate service account %q, controller's run-service-account %q", got, rc.ServiceAccountName)
 	}
+	// The direct endpoint (runs.Build) bounds runs and owns volumes like the template does.
+	if pr.Spec.Timeouts == nil || pr.Spec.Timeouts.Pipeline == nil || pr.Spec.Timeouts.Pipeline.Duration != runs.PipelineTimeout {
+		t.Errorf("TriggerTemplate timeouts %+v, want pipeline %s like runs.Build", pr.Spec.Timeouts, runs.PipelineTimeout)
+	}
+	if pt := pr.Spec.TaskRunTemplate.PodTemplate; pt == nil || pt.SecurityContext == nil || pt.SecurityContext.FSGroup == nil || *pt.SecurityContext.FSGroup != runs.RunFSGroup {
+		t.Errorf("TriggerTemplate podTemplate %+v, want fsGroup %d like runs.Build", pt, runs.RunFSGroup)
+	}
 	for _, name := range pipelineNames {
 		if !reflect.DeepEqual(pr.Spec.Workspaces, rc.WorkspacesFor(name)) {
 			t.Errorf("TriggerTemplate workspaces differ from agentline-config's for %s:\n  template: %+v\n  config:   %+v", name, pr.Spec.Workspaces, rc.WorkspacesFor(name))
