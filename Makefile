@@ -4,7 +4,7 @@ GO ?= go
 GOTEST_FLAGS ?= -race -timeout 40m
 STACK := $(GO) run ./hack/stack
 
-.PHONY: all build test unit lint testbin stack-up stack-down stack-status stack-env codex deps fuzz
+.PHONY: all build test unit lint testbin stack-up stack-down stack-status stack-env codex deps fuzz ko
 
 all: build
 
@@ -57,3 +57,7 @@ fuzz:
 			echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 		done; \
 	done
+
+## ko: build agentline's images with ko (bases made locally) and resolve config/ into bin/agentline.yaml
+ko: testbin stack-up
+	@hack/ko.sh resolve

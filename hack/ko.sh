@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds agentline's images with ko and resolves the install (config/) against a registry,
 # without Docker and without pulling anything from outside:
-#   1. builds ko v0.19.0 from the Go module proxy (helper module hack/tools/ko) into bin/tools/;
+#   1. builds ko v0.19.0 from the Go module proxy (helper module hack/tools/ko) with
+#      hack/testbin.sh into bin/testbin/;
 #   2. makes the base images locally and pushes them to the registry with crane:
 #      busybox  Debian's busybox-static (+ applet links, /tmp, a nonroot user 65532),
 #      kaniko   busybox + /kaniko/executor (bin/testbin/kaniko-executor, make testbin),
@@ -20,26 +21,14 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cmd=${1:-resolve}
-tools=$root/bin/tools
 testbin=${TESTBIN_DIR:-$root/bin/testbin}
 crane=$testbin/crane
 platform=${KO_PLATFORM:-linux/amd64}
-mkdir -p "$tools"
 
 die() { echo "ko.sh: $*" >&2; exit 1; }
 
 build_ko() {
-	local dir=$root/hack/tools/ko stamp
-	stamp=$(cat "$dir/go.mod" "$dir/go.sum" "$dir/tools.go" <(go env GOVERSION) | sha256sum | cut -c1-16)
-	if [ -x "$tools/ko" ] && [ "$(cat "$tools/.ko.stamp" 2>/dev/null)" = "$stamp" ]; then
-		return
-	fi
-	echo "ko.sh: building ko $(grep -m1 'github.com/google/ko ' "$dir/go.mod" | awk '{print $NF}') ..."
-	local start=$(date +%s)
-	(cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$tools/ko.tmp.$$" github.com/google/ko)
-	mv "$tools/ko.tmp.$$" "$tools/ko"
-	echo "$stamp" > "$tools/.ko.stamp"
-	echo "ko.sh: built ko in $(( $(date +%s) - start ))s"
+	"$root/hack/testbin.sh" ko
 }
 
 registry() {
@@ -136,7 +125,7 @@ resolve() {
 	out=$root/bin/agentline.yaml
 	echo "ko.sh: ko resolve (KO_DOCKER_REPO=$reg/agentline) ..."
 	(cd "$root" && KO_CONFIG_PATH=$cfg KO_DOCKER_REPO=$reg/agentline GOFLAGS=-buildvcs=false \
-		"$tools/ko" resolve --insecure-registry --sbom=none --platform="$platform" -f "$kust") > "$out.tmp"
+		"$testbin/ko" resolve --insecure-registry --sbom=none --platform="$platform" -f "$kust") > "$out.tmp"
 	mv "$out.tmp" "$out"
 	rm -rf "$cfg"
 	if grep -q 'ko://' "$out"; then die "unresolved ko:// references left in $out"; fi

@@ -39,11 +39,12 @@ kaniko-executor|kaniko|github.com/chainguard-dev/kaniko/cmd/executor|
 TABLE
 }
 
-# Extra binaries that are built only when named (real-node issue).
+# Extra binaries that are built only when named (the real node; ko for hack/ko.sh).
 extra() {
 	cat <<TABLE
 kubelet|kubernetes|k8s.io/kubernetes/cmd/kubelet|$(k8s_ldflags $K8S_VERSION)
 kube-proxy|kubernetes|k8s.io/kubernetes/cmd/kube-proxy|$(k8s_ldflags $K8S_VERSION)
+ko|ko|github.com/google/ko|
 TABLE
 }
 

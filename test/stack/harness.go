@@ -69,7 +69,7 @@ func attachOrStart() (*Env, error) {
 		return nil, err
 	}
 	c = c.withRecordedState()
-	if !c.apiReady() {
+	if !c.apiReady() || !c.allRunning() {
 		for _, b := range []string{"etcd", "kube-apiserver", "kwok", "tekton-controller"} {
 			if _, err := os.Stat(c.bin(b)); err != nil {
 				return nil, fmt.Errorf("test binary %s missing: run `make testbin`", c.bin(b))
@@ -97,6 +97,16 @@ func attachOrStart() (*Env, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// allRunning reports whether every component's recorded process is alive.
+func (c Config) allRunning() bool {
+	for _, name := range order {
+		if _, ok := c.runningPID(name); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // apiReady reports whether the recorded stack's API server answers.
