@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,21 @@ type component struct {
 	ready func(ctx context.Context) error
 	// timeout bounds the wait for readiness.
 	timeout time.Duration
+	// ports the process listens on; they must be free before it starts (else a stray process
+	// from elsewhere would answer its readiness check).
+	ports []int
+}
+
+// busyPort returns the first of ports that something already listens on, or 0.
+func busyPort(ports []int) int {
+	for _, p := range ports {
+		l, err := net.Listen("tcp", fmt.Sprintf(":%d", p))
+		if err != nil {
+			return p
+		}
+		l.Close()
+	}
+	return 0
 }
 
 const (
@@ -84,6 +100,7 @@ func (c Config) etcd() component {
 		}},
 		ready:   httpReady(fmt.Sprintf("http://127.0.0.1:%d/health", p.EtcdClient), ""),
 		timeout: 20 * time.Second,
+		ports:   []int{p.EtcdClient, p.EtcdPeer},
 	}
 }
 
@@ -108,6 +125,7 @@ func (c Config) apiserver(k *pki) component {
 		}},
 		ready:   httpReady(c.APIServerURL()+"/readyz", k.Token),
 		timeout: 60 * time.Second,
+		ports:   []int{p.APIServer},
 	}
 }
 
@@ -129,6 +147,7 @@ func (c Config) controllerManager(k *pki) component {
 		}},
 		ready:   httpReady(fmt.Sprintf("https://127.0.0.1:%d/healthz", p.ControllerMgr), ""),
 		timeout: 30 * time.Second,
+		ports:   []int{p.ControllerMgr},
 	}
 }
 
@@ -141,6 +160,7 @@ func (c Config) scheduler() component {
 		}},
 		ready:   httpReady(fmt.Sprintf("https://127.0.0.1:%d/healthz", p.Scheduler), ""),
 		timeout: 30 * time.Second,
+		ports:   []int{p.Scheduler},
 	}
 }
 
@@ -151,6 +171,7 @@ func (c Config) registry() component {
 		}},
 		ready:   httpReady("http://"+c.RegistryHost()+"/v2/", ""),
 		timeout: 10 * time.Second,
+		ports:   []int{c.Ports.Registry},
 	}
 }
 
@@ -171,6 +192,7 @@ func (c Config) tektonController() component {
 		}},
 		ready:   httpReady(fmt.Sprintf("http://127.0.0.1:%d/readiness", p.TektonProbes), ""),
 		timeout: 30 * time.Second,
+		ports:   []int{p.TektonProbes, p.TektonMetrics, p.TektonProfiling},
 	}
 }
 
@@ -197,6 +219,7 @@ func (c Config) interceptors() component {
 		}},
 		ready:   httpReady(fmt.Sprintf("https://127.0.0.1:%d/ready", p.Interceptors), ""),
 		timeout: 30 * time.Second,
+		ports:   []int{p.Interceptors, p.ICMetrics, p.ICProfiling},
 	}
 }
 
@@ -211,5 +234,6 @@ func (c Config) eventListenerProcess(name, ns string, port, metrics, profiling i
 		}},
 		ready:   httpReady(fmt.Sprintf("http://127.0.0.1:%d/live", port), ""),
 		timeout: 30 * time.Second,
+		ports:   []int{port, metrics, profiling},
 	}
 }

@@ -90,5 +90,6 @@ options:
 			return waitNodeReady(ctx, k, kwokNodeName)
 		},
 		timeout: 30 * time.Second,
+		ports:   []int{c.Ports.Kwok},
 	}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -119,5 +120,21 @@ func TestFakeResultsIsTektonTerminationMessage(t *testing.T) {
 	}
 	if FailTask("second", 3)[FailAnnotationPrefix+"second"] != "3" {
 		t.Fatal("FailTask annotation")
+	}
+}
+
+func TestBusyPortSeesForeignListener(t *testing.T) {
+	l, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	taken := l.Addr().(*net.TCPAddr).Port
+	free := freePorts(t, 1)[0]
+	if got := busyPort([]int{free, taken}); got != taken {
+		t.Fatalf("busyPort = %d, want %d", got, taken)
+	}
+	if got := busyPort([]int{free}); got != 0 {
+		t.Fatalf("busyPort = %d for a free port", got)
 	}
 }

@@ -100,6 +100,9 @@ func up(ctx context.Context, c Config, out io.Writer) error {
 				return err
 			}
 		}
+		if port := busyPort(comp.ports); port != 0 {
+			return &ComponentError{Component: name, Err: fmt.Errorf("port %d is already in use by a process this stack did not start (another stack? set %s to move the port range)", port, EnvPortBase), LogTail: c.tail(name, 5), LogFile: c.LogFile(name)}
+		}
 		t := time.Now()
 		if _, err := c.start(comp.process); err != nil {
 			return &ComponentError{Component: name, Err: err, LogTail: c.tail(name, 20), LogFile: c.LogFile(name)}
