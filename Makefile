@@ -1,7 +1,7 @@
 # agentline — see README.md. `make test` is what CI runs (.ci/run).
 SHELL := /bin/bash
 GO ?= go
-GOTEST_FLAGS ?= -race -timeout 40m
+GOTEST_FLAGS ?= -race -count=1 -timeout 40m
 STACK := $(GO) run ./hack/stack
 
 .PHONY: all build test unit lint testbin stack-up stack-down stack-status stack-env codex deps fuzz ko
