@@ -56,7 +56,7 @@ func issueParams() map[string]string {
 func fakeResults(slot int, newEnv bool) map[string]map[string]string {
 	ns := fmt.Sprintf("shop-dev-%d", slot)
 	return map[string]map[string]string{
-		"slot-lease":  {"slot": strconv.Itoa(slot), "namespace": ns, "new-env": strconv.FormatBool(newEnv), "host": fmt.Sprintf("dev-%d.shop.example.test", slot)},
+		"slot-lease":  {"slot": strconv.Itoa(slot), "namespace": ns, "new-env": strconv.FormatBool(newEnv), "host": fmt.Sprintf("dev-%d.shop.example.test", slot), "held": "true"},
 		"render":      {"namespace": ns, "infra-ready": "true", "objects": "12"},
 		"kaniko-wrap": {"IMAGES": `[{"name":"api","ref":"r/api:1","digest":"sha256:aa","action":"built"}]`, "IMAGE_URL": "r/api:1", "IMAGE_DIGEST": "sha256:aa"},
 		"agent-run":   {"session-id": "sess-1", "final-message": "Add the login form", "input-tokens": "1200", "output-tokens": "300", "commands": "4", "changed": "true"},
@@ -384,4 +384,28 @@ func TestAgentFailureReleasesTheSlot(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestCleanupWithoutSlotSucceeds: a key that holds no slot (a run cancelled while queued) has
+// nothing to destroy or release; cleanup still deletes the branch and succeeds.
+func TestCleanupWithoutSlotSucceeds(t *testing.T) {
+	env := stack.Get(t)
+	ns := env.Namespace(t)
+	install(t, env, ns)
+	p := loadPipeline(t, "cleanup")
+	results := fakeResults(1, false)
+	results["slot-lease"] = map[string]string{"slot": "0", "namespace": "", "host": "", "held": "false"}
+	params := issueParams()
+	params["pr"] = "12"
+	pr := waitDone(t, env, ns, startRun(t, env, ns, "cleanup", params, resultsFor(p, results)))
+	if ok, why := succeeded(pr); !ok {
+		t.Fatalf("cleanup without a slot failed: %s", why)
+	}
+	sk := skipped(pr)
+	for _, task := range []string{"destroy", "release"} {
+		if sk[task] != pipelinev1.WhenExpressionsSkip {
+			t.Errorf("%s must be skipped when no slot is held, skip reason %q", task, sk[task])
+		}
+	}
+	mustSucceed(t, taskRuns(t, env, ns, pr.Name), "lease", "branch")
 }

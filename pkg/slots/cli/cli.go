@@ -30,6 +30,9 @@ const (
 	ResultNamespace = "namespace"
 	ResultNewEnv    = "new-env"
 	ResultHost      = "host"
+	// ResultHeld is "true" when renew/find/release/link found the key's slot (find: "false"
+	// when the key holds none, with slot "0").
+	ResultHeld = "held"
 )
 
 // Exit codes of Main.
@@ -68,14 +71,15 @@ type CLI struct {
 	Bootstrapper slots.Bootstrapper
 }
 
-var commands = []string{"acquire", "renew", "release", "link", "status", "gc", "adopt"}
+var commands = []string{"acquire", "renew", "find", "release", "link", "status", "gc", "adopt"}
 
-const usage = `usage: slot-lease acquire|renew|release|link|status|gc|adopt [flags]
+const usage = `usage: slot-lease acquire|renew|find|release|link|status|gc|adopt [flags]
+  find is renew that succeeds with slot 0 and held=false when the key holds no slot (cleanup)
   --config PATH            services.yaml (project, maxSlots, namespace patterns, baseDomain.ai,
                            state, environments[env].slotBootstrapInfra)
   --project NAME           project when no --config is given
   --env ENV                pool environment (default ai; ai and ai-repair are separate pools)
-  --key owner/repo#N       holder key (acquire, renew, release, link)
+  --key owner/repo#N       holder key (acquire, renew, find, release, link)
   --issue N --pr N         issue and PR of the holder (acquire, link)
   --slot N                 renew/release this slot (default: the slot the key holds)
   --ttl D                  lease duration (default 48h)
@@ -83,7 +87,7 @@ const usage = `usage: slot-lease acquire|renew|release|link|status|gc|adopt [fla
   --max-slots N            pool size (default services.yaml maxSlots)
   --system-namespace NS    namespace of the Leases (default agentline-system)
   --no-bootstrap           acquire: do not apply slotBootstrapInfra
-  --results-dir DIR        Tekton results: slot, namespace, new-env, host
+  --results-dir DIR        Tekton results: slot, namespace, new-env, host, held
   --repo owner/name        adopt: repository of the legacy holders (default: from --key)
   --state-namespace NS --state-prefix P   adopt: override services.yaml state
   --kubeconfig F           default KUBECONFIG, ~/.kube/config or in-cluster
@@ -144,7 +148,7 @@ func (c *CLI) check() error {
 		return errors.New("--wait must not be negative")
 	}
 	switch c.Command {
-	case "acquire", "renew", "release":
+	case "acquire", "renew", "find", "release":
 		if c.Key == "" {
 			return fmt.Errorf("%s: --key (owner/repo#N) is required", c.Command)
 		}
@@ -281,11 +285,16 @@ func (c *CLI) Run(ctx context.Context, stdout, stderr io.Writer) error {
 			ResultSlot: strconv.Itoa(g.Slot), ResultNamespace: g.Namespace,
 			ResultNewEnv: strconv.FormatBool(g.NewEnv), ResultHost: s.host(g.Slot),
 		})
-	case "renew", "release", "link":
+	case "renew", "find", "release", "link":
 		var st *slots.SlotStatus
 		switch c.Command {
-		case "renew":
+		case "renew", "find":
 			st, err = p.Renew(ctx, c.Key, c.Slot)
+			if c.Command == "find" && errors.Is(err, slots.ErrNotHeld) {
+				// Nothing to clean up is not a failure: slot 0 and held=false say so.
+				fmt.Fprintf(stdout, "find: %s holds no slot of %s\n", c.Key, p)
+				return taskresults.Write(c.ResultsDir, map[string]string{ResultSlot: "0", ResultNamespace: "", ResultHost: "", ResultHeld: "false"})
+			}
 		case "release":
 			st, err = p.Release(ctx, c.Key, c.Slot)
 		default:
@@ -299,7 +308,7 @@ func (c *CLI) Run(ctx context.Context, stdout, stderr io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(stdout, "%s: slot %d (namespace %s) of %s, holder %s\n", c.Command, st.Slot, ns, p, st.Holder)
-		return taskresults.Write(c.ResultsDir, map[string]string{ResultSlot: strconv.Itoa(st.Slot), ResultNamespace: ns, ResultHost: s.host(st.Slot)})
+		return taskresults.Write(c.ResultsDir, map[string]string{ResultSlot: strconv.Itoa(st.Slot), ResultNamespace: ns, ResultHost: s.host(st.Slot), ResultHeld: "true"})
 	case "status":
 		st, err := p.Status(ctx)
 		if err != nil {

@@ -76,12 +76,16 @@ func writeConfig(t *testing.T, text string) string {
 func readResults(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	for _, n := range []string{cli.ResultSlot, cli.ResultNamespace, cli.ResultNewEnv, cli.ResultHost} {
-		b, err := os.ReadFile(filepath.Join(dir, n))
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
 		if err != nil {
 			t.Fatal(err)
 		}
-		out[n] = string(b)
+		out[e.Name()] = string(b)
 	}
 	return out
 }
@@ -136,8 +140,25 @@ func TestRunAcquireStatusRelease(t *testing.T) {
 	if _, err := run("release", "--key", "o/r#6", "--slot", "1"); !errors.Is(err, slots.ErrNotHolder) {
 		t.Fatalf("release by another key: %v", err)
 	}
+	found := t.TempDir()
+	if _, err := run("find", "--key", "o/r#6", "--results-dir", found); err != nil {
+		t.Fatalf("find a held slot: %v", err)
+	}
+	if got := readResults(t, found); got["slot"] != "2" || got["held"] != "true" {
+		t.Fatalf("find results %v, want slot 2 held", got)
+	}
 	if out, err := run("release", "--key", "o/r#5"); err != nil || !strings.Contains(out, "slot 1") {
 		t.Fatalf("release: %v %s", err, out)
+	}
+	none := t.TempDir()
+	if out, err := run("find", "--key", "o/r#5", "--results-dir", none); err != nil || !strings.Contains(out, "holds no slot") {
+		t.Fatalf("find after release must succeed and say so: %v %s", err, out)
+	}
+	if got := readResults(t, none); got["slot"] != "0" || got["held"] != "false" || got["namespace"] != "" {
+		t.Fatalf("find results %v, want slot 0, held false", got)
+	}
+	if _, err := run("renew", "--key", "o/r#5"); !errors.Is(err, slots.ErrNotHeld) {
+		t.Fatalf("renew of a released key: %v, want ErrNotHeld", err)
 	}
 	if _, err := run("acquire", "--key", "o/r#7", "--env", "ai-repair"); err != nil {
 		t.Fatalf("ai-repair pool: %v", err)
