@@ -16,6 +16,8 @@ import (
 
 	"github.com/agentline/agentline/pkg/prapply"
 	"github.com/agentline/agentline/test/fakegithub"
+
+	"github.com/agentline/agentline/test/testfiles"
 )
 
 // Harness holds what every step needs: the fake, the repository, a token file outside the
@@ -167,15 +169,7 @@ func (h *Harness) Flow(r Run, commentArgs ...string) Flow {
 // WriteFiles writes files (path -> content) under dir.
 func WriteFiles(t testing.TB, dir string, files map[string]string) {
 	t.Helper()
-	for p, content := range files {
-		full := filepath.Join(dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testfiles.Write(t, dir, files)
 }
 
 // AssertNoSecret fails the test when any file under root (.git included) contains secret.
