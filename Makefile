@@ -4,7 +4,7 @@ GO ?= go
 GOTEST_FLAGS ?= -race -count=1 -timeout 40m
 STACK := $(GO) run ./hack/stack
 
-.PHONY: all build test unit lint testbin stack-up stack-down stack-status stack-env codex deps fuzz ko
+.PHONY: all build test unit lint testbin stack-up stack-down stack-status stack-env codex deps fuzz ko images
 
 all: build
 
@@ -39,9 +39,13 @@ codex:
 deps:
 	@hack/deps.sh
 
-## stack-up / stack-down / stack-status / stack-env: the local Kubernetes + Tekton stack
+## stack-up / stack-down / stack-status / stack-env: the local Kubernetes + Tekton stack with a
+## real node (containerd, kubelet, kube-proxy, CoreDNS) and, for the tests' scripted pods, kwok's
+## fake node (STACK_UP_FLAGS); stack-up also builds and pushes the node's images (make images)
+STACK_UP_FLAGS ?= --kwok
 stack-up: testbin
-	@$(STACK) up
+	@$(STACK) up $(STACK_UP_FLAGS)
+	@hack/ko.sh images
 stack-down:
 	@$(STACK) down
 stack-status:
@@ -57,6 +61,10 @@ fuzz:
 			echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 		done; \
 	done
+
+## images: build the node's images (pause, bases, Tekton's, agentline's with ko) into the stack's registry
+images:
+	@hack/ko.sh images
 
 ## ko: build agentline's images with ko (bases made locally) and resolve config/ into bin/agentline.yaml
 ko: testbin stack-up

@@ -2,7 +2,7 @@
 # Installs the Debian packages agentline's tests need that a fresh machine may lack.
 # Idempotent: installs only what is missing.
 set -euo pipefail
-pkgs=(git busybox-static util-linux ca-certificates)
+pkgs=(git busybox-static util-linux ca-certificates containerd runc containernetworking-plugins iptables iproute2)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

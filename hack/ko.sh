@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
-# Builds agentline's images with ko and resolves the install (config/) against a registry,
-# without Docker and without pulling anything from outside:
+# Builds every image the local stack's node runs, with ko and crane, without Docker and without
+# pulling anything from outside, and resolves the install (config/) against the registry:
 #   1. builds ko v0.19.0 from the Go module proxy (helper module hack/tools/ko) with
 #      hack/testbin.sh into bin/testbin/;
-#   2. makes the base images locally and pushes them to the registry with crane:
+#   2. bases: makes the base images locally and pushes them to the registry with crane:
 #      busybox  Debian's busybox-static (+ applet links, /tmp, a nonroot user 65532),
+#      static   no shell at all: /etc/passwd, /tmp (Tekton's nop must not have a shell),
+#      kubectl  busybox + kubectl (bin/testbin/kubectl; tests' in-cluster clients),
 #      kaniko   busybox + /kaniko/executor (bin/testbin/kaniko-executor, make testbin),
 #      git      busybox + Debian's git and the shared libraries it loads (pr-apply runs git);
-#   3. writes a .ko.yaml pointing at those bases (KO_CONFIG_PATH) and runs
+#   3. images: ko-builds the pod sandbox image (hack/pause, <reg>/agentline/pause), Tekton's
+#      entrypoint, nop, workingdirinit and sidecarlogresults from the pinned module
+#      (hack/tools/tekton, <reg>/tekton/<name>:<version>) and agentline's own binaries
+#      (every cmd/, <reg>/agentline/<name>:latest);
+#   4. resolve: writes a .ko.yaml pointing at those bases (KO_CONFIG_PATH) and runs
 #      `ko resolve` on `kubectl kustomize config/` with KO_DOCKER_REPO=<registry>/agentline,
 #      writing the resolved install to bin/agentline.yaml.
 #
-# Usage: hack/ko.sh [resolve|build-ko|bases]   (default: resolve, which does all three)
+# Usage: hack/ko.sh [images|resolve|build-ko|bases]   (default: resolve, which does all;
+#        make images runs `images`, which does 1-3)
 # Env:   AGENTLINE_REGISTRY  host:port of a plain-HTTP registry (default: the local stack's,
 #                            from `go run ./hack/stack env`)
 #        KO_PLATFORM         default linux/amd64
@@ -81,6 +88,18 @@ bases() {
 	push_image "$reg/agentline/base/busybox:1" "$work/busybox" ""
 	echo "ko.sh: pushed $reg/agentline/base/busybox:1"
 
+	mkdir -p "$work/static/etc" "$work/static/tmp" "$work/static/home/nonroot"
+	chmod 1777 "$work/static/tmp"
+	cp "$work/busybox/etc/passwd" "$work/busybox/etc/group" "$work/static/etc/"
+	push_image "$reg/agentline/base/static:1" "$work/static" ""
+	echo "ko.sh: pushed $reg/agentline/base/static:1"
+
+	[ -x "$testbin/kubectl" ] || die "$testbin/kubectl missing (make testbin)"
+	mkdir -p "$work/kubectl/usr/local/bin"
+	cp "$testbin/kubectl" "$work/kubectl/usr/local/bin/kubectl"
+	push_image "$reg/agentline/base/kubectl:1" "$work/kubectl" "$reg/agentline/base/busybox:1"
+	echo "ko.sh: pushed $reg/agentline/base/kubectl:1"
+
 	[ -x "$testbin/kaniko-executor" ] || die "$testbin/kaniko-executor missing (make testbin)"
 	mkdir -p "$work/kaniko/kaniko"
 	cp "$testbin/kaniko-executor" "$work/kaniko/kaniko/executor"
@@ -108,6 +127,49 @@ bases() {
 	rm -rf "$work"
 }
 
+# ko_config REG DIR: writes DIR/.ko.yaml, the repository's .ko.yaml with the local bases, plus
+# the bases of the node's own images.
+ko_config() {
+	local reg=$1 dir=$2
+	sed -e "s#^defaultBaseImage:.*#defaultBaseImage: $reg/agentline/base/busybox:1#" \
+		-e "s#\(cmd/kaniko-wrap:\).*#\1 $reg/agentline/base/kaniko:1#" \
+		-e "s#\(cmd/pr-apply:\).*#\1 $reg/agentline/base/git:1#" \
+		-e "s#^baseImageOverrides:#baseImageOverrides:\n  github.com/agentline/agentline/hack/pause: $reg/agentline/base/static:1#" \
+		-e "/^defaultPlatforms:/,/^[a-z]/{/^  - /d}" -e "s#^defaultPlatforms:.*#defaultPlatforms: [$platform]#" \
+		"$root/.ko.yaml" > "$dir/.ko.yaml"
+}
+
+# ko_build CONFIGDIR DIR REPO TAG PKG...: ko build in DIR, pushing REPO/<last path element>:TAG.
+ko_build() {
+	local cfgdir=$1 dir=$2 repo=$3 tag=$4; shift 4
+	(cd "$dir" && KO_CONFIG_PATH=$cfgdir KO_DOCKER_REPO=$repo GOFLAGS=-buildvcs=false \
+		"$testbin/ko" build --insecure-registry --sbom=none --platform="$platform" \
+		--base-import-paths --tags="$tag" "$@") >/dev/null
+}
+
+images() {
+	local reg start
+	start=$(date +%s)
+	build_ko
+	reg=$(registry)
+	bases
+	cfg=$(mktemp -d)
+	ko_config "$reg" "$cfg"
+	ko_build "$cfg" "$root" "$reg/agentline" latest ./hack/pause $(cd "$root" && ls -d ./cmd/*/)
+	echo "ko.sh: pushed $reg/agentline/{pause,$(cd "$root/cmd" && ls | paste -sd,)}:latest"
+	local tv
+	tv=$(sed -nE 's#^[[:space:]]*(require )?github.com/tektoncd/pipeline (v[^ ]+).*#\2#p' "$root/hack/tools/tekton/go.mod" | head -1)
+	mkdir -p "$cfg/tekton"
+	printf 'defaultBaseImage: %s\ndefaultPlatforms: [%s]\nbaseImageOverrides:\n  github.com/tektoncd/pipeline/cmd/nop: %s\n' \
+		"$reg/agentline/base/busybox:1" "$platform" "$reg/agentline/base/static:1" > "$cfg/tekton/.ko.yaml"
+	ko_build "$cfg/tekton" "$root/hack/tools/tekton" "$reg/tekton" "$tv" \
+		github.com/tektoncd/pipeline/cmd/entrypoint github.com/tektoncd/pipeline/cmd/nop \
+		github.com/tektoncd/pipeline/cmd/workingdirinit github.com/tektoncd/pipeline/cmd/sidecarlogresults
+	echo "ko.sh: pushed $reg/tekton/{entrypoint,nop,workingdirinit,sidecarlogresults}:$tv"
+	rm -rf "$cfg"
+	echo "ko.sh: images ready in $(( $(date +%s) - start ))s"
+}
+
 resolve() {
 	local reg out cfg kust
 	build_ko
@@ -115,11 +177,7 @@ resolve() {
 	bases
 	cfg=$(mktemp -d)
 	# Same builds as .ko.yaml, local bases.
-	sed -e "s#^defaultBaseImage:.*#defaultBaseImage: $reg/agentline/base/busybox:1#" \
-		-e "s#\(cmd/kaniko-wrap:\).*#\1 $reg/agentline/base/kaniko:1#" \
-		-e "s#\(cmd/pr-apply:\).*#\1 $reg/agentline/base/git:1#" \
-		-e "/^defaultPlatforms:/,/^[a-z]/{/^  - /d}" -e "s#^defaultPlatforms:.*#defaultPlatforms: [$platform]#" \
-		"$root/.ko.yaml" > "$cfg/.ko.yaml"
+	ko_config "$reg" "$cfg"
 	kust=$cfg/install.yaml
 	"$testbin/kubectl" kustomize "$root/config" > "$kust"
 	out=$root/bin/agentline.yaml
@@ -133,8 +191,9 @@ resolve() {
 }
 
 case $cmd in
+images) images ;;
 build-ko) build_ko ;;
 bases) bases ;;
 resolve) resolve ;;
-*) die "unknown command $cmd (resolve, build-ko, bases)" ;;
+*) die "unknown command $cmd (images, resolve, build-ko, bases)" ;;
 esac

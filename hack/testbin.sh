@@ -29,6 +29,8 @@ kube-apiserver|kubernetes|k8s.io/kubernetes/cmd/kube-apiserver|$(k8s_ldflags $K8
 kubectl|kubernetes|k8s.io/kubernetes/cmd/kubectl|$(k8s_ldflags $K8S_VERSION)
 kube-scheduler|kubernetes|k8s.io/kubernetes/cmd/kube-scheduler|$(k8s_ldflags $K8S_VERSION)
 kube-controller-manager|kubernetes|k8s.io/kubernetes/cmd/kube-controller-manager|$(k8s_ldflags $K8S_VERSION)
+kubelet|kubernetes|k8s.io/kubernetes/cmd/kubelet|$(k8s_ldflags $K8S_VERSION)
+kube-proxy|kubernetes|k8s.io/kubernetes/cmd/kube-proxy|$(k8s_ldflags $K8S_VERSION)
 kwok|kwok|sigs.k8s.io/kwok/cmd/kwok|
 tekton-controller|tekton|github.com/tektoncd/pipeline/cmd/controller|
 eventlistenersink|triggers|github.com/tektoncd/triggers/cmd/eventlistenersink|
@@ -36,14 +38,14 @@ interceptors|triggers|./cmd/interceptors|
 crane|ggcr|github.com/google/go-containerregistry/cmd/crane|
 registry|ggcr|./cmd/registry|
 kaniko-executor|kaniko|github.com/chainguard-dev/kaniko/cmd/executor|
+coredns|coredns|./cmd/coredns|
+local-path-provisioner|localpath|github.com/rancher/local-path-provisioner|
 TABLE
 }
 
-# Extra binaries that are built only when named (the real node; ko for hack/ko.sh).
+# Extra binaries that are built only when named (ko for hack/ko.sh).
 extra() {
 	cat <<TABLE
-kubelet|kubernetes|k8s.io/kubernetes/cmd/kubelet|$(k8s_ldflags $K8S_VERSION)
-kube-proxy|kubernetes|k8s.io/kubernetes/cmd/kube-proxy|$(k8s_ldflags $K8S_VERSION)
 ko|ko|github.com/google/ko|
 TABLE
 }

@@ -1,5 +1,5 @@
 // Command stack starts, stops and reports agentline's local Kubernetes + Tekton stack
-// (see package test/stack). Usage: stack up|down [--purge]|status|env
+// (see package test/stack). Usage: stack up [--kwok]|down [--purge]|status|env
 package main
 
 import (
@@ -24,7 +24,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: stack up|down [--purge]|status|env")
+		return errors.New("usage: stack up [--kwok]|down [--purge]|status|env")
 	}
 	cfg, err := stack.DefaultConfig()
 	if err != nil {
@@ -34,6 +34,7 @@ func run(args []string) error {
 	defer cancel()
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	purge := fs.Bool("purge", false, "down: also delete the state folder (etcd data, certificates, logs)")
+	fs.BoolVar(&cfg.Kwok, "kwok", cfg.Kwok, "up: add kwok's fake node (tainted; for tests' scripted pods and scale tests), also "+stack.EnvKwok+"=1")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}

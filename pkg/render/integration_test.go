@@ -383,7 +383,7 @@ func testStack(t *testing.T, project, extra string, files map[string]string) str
 
 func TestIntegrationWaitTimeoutAndSoftFail(t *testing.T) {
 	env, c := integrationCluster(t)
-	ns := env.Namespace(t)
+	ns := env.KwokNamespace(t)
 	ctx := testCtx(t, 3*time.Minute)
 	path := testStack(t, "itest-wait", "services: [{name: never, manifests: [{path: never.yaml}]}]\n", map[string]string{
 		"never.yaml": `apiVersion: apps/v1
@@ -438,8 +438,8 @@ spec:
 
 func TestIntegrationHooksPruneAndBuiltins(t *testing.T) {
 	env, c := integrationCluster(t)
-	ns := env.Namespace(t)
-	staging := env.Namespace(t)
+	ns := env.KwokNamespace(t)
+	staging := env.KwokNamespace(t)
 	ctx := testCtx(t, 3*time.Minute)
 	// A TLS Secret in the "staging" namespace for codex.reuse-dev-tls-secret to copy.
 	if _, err := c.Kube.CoreV1().Secrets(staging).Create(ctx, &corev1.Secret{

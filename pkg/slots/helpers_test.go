@@ -47,7 +47,7 @@ func onBoth(t *testing.T, fn func(t *testing.T, c *cluster)) {
 func onStack(t testing.TB) *cluster {
 	t.Helper()
 	env := stack.Get(t)
-	return &cluster{kube: fastClient(t, env.Config), sys: env.Namespace(t), newNamespace: func() string { return env.Namespace(t) }, real: true}
+	return &cluster{kube: fastClient(t, env.Config), sys: env.KwokNamespace(t), newNamespace: func() string { return env.KwokNamespace(t) }, real: true}
 }
 
 // fastClient is a clientset without client-side rate limiting, so 50 contenders really contend.

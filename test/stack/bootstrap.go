@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -124,15 +123,22 @@ func (c Config) bootstrap(ctx context.Context, cfg *rest.Config, k *pki) error {
 			return err
 		}
 	}
-	if err := ap.Apply(ctx, &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "v1", "kind": "Node",
-		"metadata": map[string]any{
-			"name":        kwokNodeName,
-			"annotations": map[string]any{"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
-			"labels": map[string]any{"kubernetes.io/hostname": kwokNodeName, "kubernetes.io/os": "linux",
-				"kubernetes.io/arch": "amd64", "type": "kwok"},
-		},
-	}}); err != nil {
+	if c.Kwok {
+		if err := ap.Apply(ctx, &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "v1", "kind": "Node",
+			"metadata": map[string]any{
+				"name":        kwokNodeName,
+				"annotations": map[string]any{"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+				"labels": map[string]any{"kubernetes.io/hostname": kwokNodeName, "kubernetes.io/os": "linux",
+					"kubernetes.io/arch": "amd64", "type": "kwok"},
+			},
+			// Only pods of KwokNamespace namespaces (which tolerate this) land on the fake node.
+			"spec": map[string]any{"taints": []any{map[string]any{"key": KwokTaint, "value": "true", "effect": "NoSchedule"}}},
+		}}); err != nil {
+			return err
+		}
+	}
+	if err := c.bootstrapNode(ctx, kube); err != nil {
 		return err
 	}
 	return ensureEventListener(ctx, ap, cfg, SystemNamespace, DefaultEventListener)
@@ -176,21 +182,4 @@ func ensureEventListener(ctx context.Context, ap *Applier, cfg *rest.Config, ns,
 		return fmt.Errorf("eventlistener %s/%s: %w", ns, name, err)
 	}
 	return nil
-}
-
-// waitNodeReady waits for the node's Ready condition.
-func waitNodeReady(ctx context.Context, kube kubernetes.Interface, name string) error {
-	for {
-		n, err := kube.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
-		if err == nil {
-			for _, cond := range n.Status.Conditions {
-				if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
-					return nil
-				}
-			}
-		}
-		if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
-			return fmt.Errorf("node %s not Ready: %w", name, err)
-		}
-	}
 }

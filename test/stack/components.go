@@ -109,17 +109,21 @@ func (c Config) apiserver(k *pki) component {
 	return component{
 		process: process{name: "kube-apiserver", bin: c.bin("kube-apiserver"), args: []string{
 			fmt.Sprintf("--etcd-servers=http://127.0.0.1:%d", p.EtcdClient),
-			"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+			// Pods reach it through kubernetes.default (kube-proxy → the advertised node address).
+			"--bind-address=0.0.0.0", "--advertise-address=" + c.NodeIP,
 			fmt.Sprintf("--secure-port=%d", p.APIServer),
-			"--cert-dir=" + c.path("pki", "apiserver"),
+			"--cert-dir=" + c.apiserverCertDir(),
 			"--token-auth-file=" + k.TokenFile,
 			"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 			"--service-account-key-file=" + k.SAPub,
 			"--service-account-signing-key-file=" + k.SAKey,
-			"--service-cluster-ip-range=10.0.0.0/24",
+			"--service-cluster-ip-range=" + ServiceCIDR,
 			"--authorization-mode=Node,RBAC",
 			"--allow-privileged=true",
-			"--disable-admission-plugins=ServiceAccount,TaintNodesByCondition",
+			// PodNodeSelector and PodTolerationRestriction send the pods of KwokNamespace namespaces
+			// to the kwok node; ServiceAccount mounts tokens for in-cluster clients in step pods.
+			"--enable-admission-plugins=PodNodeSelector,PodTolerationRestriction",
+			"--disable-admission-plugins=TaintNodesByCondition",
 			"--kubelet-preferred-address-types=InternalIP",
 			"--profiling=false",
 		}},
@@ -137,13 +141,14 @@ func (c Config) controllerManager(k *pki) component {
 			"--controllers=" + strings.Join([]string{"garbagecollector", "namespace", "serviceaccount",
 				"serviceaccount-token", "nodelifecycle", "deployment", "replicaset", "statefulset", "job",
 				"endpoint", "endpointslice", "persistentvolume-binder", "persistentvolume-protection-controller",
-				"persistentvolumeclaim-protection-controller", "ttl-after-finished"}, ","),
+				"persistentvolumeclaim-protection-controller", "ttl-after-finished",
+				"root-ca-certificate-publisher-controller", "pod-garbage-collector-controller"}, ","),
 			"--leader-elect=false",
 			fmt.Sprintf("--secure-port=%d", p.ControllerMgr), "--bind-address=127.0.0.1",
 			"--use-service-account-credentials=false",
 			"--service-account-private-key-file=" + k.SAKey,
-			"--root-ca-file=" + c.path("pki", "apiserver", "apiserver.crt"),
-			"--cluster-cidr=10.244.0.0/16", "--service-cluster-ip-range=10.0.0.0/24",
+			"--root-ca-file=" + filepath.Join(c.apiserverCertDir(), "apiserver.crt"),
+			"--cluster-cidr=" + PodCIDR, "--service-cluster-ip-range=" + ServiceCIDR,
 		}},
 		ready:   httpReady(fmt.Sprintf("https://127.0.0.1:%d/healthz", p.ControllerMgr), ""),
 		timeout: 30 * time.Second,
@@ -167,7 +172,8 @@ func (c Config) scheduler() component {
 func (c Config) registry() component {
 	return component{
 		process: process{name: "registry", bin: c.bin("registry"), args: []string{
-			"--address=" + c.RegistryHost(), "--blobs=" + c.path("registry"),
+			// All addresses: the node's containerd pulls through the node address.
+			fmt.Sprintf("--address=:%d", c.Ports.Registry), "--blobs=" + c.path("registry"),
 		}},
 		ready:   httpReady("http://"+c.RegistryHost()+"/v2/", ""),
 		timeout: 10 * time.Second,
@@ -201,13 +207,19 @@ type tektonImageSet struct {
 	Entrypoint, Nop, SidecarLogResults, WorkingDirInit, Shell string
 }
 
-// tektonImages are placeholders for a kwok node (nothing is pulled); a real node replaces them.
+// tektonImages are Tekton's own images, built from the pinned module by make images.
 func (c Config) tektonImages() tektonImageSet {
 	r := c.RegistryHost() + "/tekton"
-	return tektonImageSet{Entrypoint: r + "/entrypoint:v1.15.0", Nop: r + "/nop:v1.15.0",
-		SidecarLogResults: r + "/sidecarlogresults:v1.15.0", WorkingDirInit: r + "/workingdirinit:v1.15.0",
-		Shell: r + "/busybox:1"}
+	return tektonImageSet{Entrypoint: r + "/entrypoint:" + TektonVersion, Nop: r + "/nop:" + TektonVersion,
+		SidecarLogResults: r + "/sidecarlogresults:" + TektonVersion, WorkingDirInit: r + "/workingdirinit:" + TektonVersion,
+		Shell: c.RegistryHost() + "/agentline/base/busybox:1"}
 }
+
+// TektonVersion is the tag of Tekton's images in the stack's registry (the pinned module's version).
+const TektonVersion = "v1.15.0"
+
+// apiserverCertDir holds the API server's self-signed certificate, per node address (its SANs).
+func (c Config) apiserverCertDir() string { return c.path("pki", "apiserver-"+c.NodeIP) }
 
 func (c Config) interceptors() component {
 	p := c.Ports

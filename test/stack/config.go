@@ -12,9 +12,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 )
 
 // Environment variables that configure the stack.
@@ -25,6 +27,10 @@ const (
 	EnvPortBase = "AGENTLINE_STACK_PORT_BASE"
 	// EnvBinDir overrides the test binaries folder (default <repo>/bin/testbin).
 	EnvBinDir = "AGENTLINE_TESTBIN"
+	// EnvKwok=1 adds the kwok fake node (hack/stack up --kwok).
+	EnvKwok = "AGENTLINE_STACK_KWOK"
+	// EnvNodeIP overrides the detected node address.
+	EnvNodeIP = "AGENTLINE_NODE_IP"
 )
 
 // DefaultPortBase is the first port of the stack's port range.
@@ -49,6 +55,14 @@ type Ports struct {
 	ICProfiling     int `json:"icProfiling"`
 	Scheduler       int `json:"scheduler"`
 	ControllerMgr   int `json:"controllerManager"`
+	DNS             int `json:"dns"`
+	KubeletHealthz  int `json:"kubeletHealthz"`
+	Kubelet         int `json:"kubelet"`
+	ProxyHealthz    int `json:"proxyHealthz"`
+	ProxyMetrics    int `json:"proxyMetrics"`
+	DNSHealth       int `json:"dnsHealth"`
+	DNSReady        int `json:"dnsReady"`
+	LocalPath       int `json:"localPath"`
 }
 
 // PortsFrom derives every port from base.
@@ -58,6 +72,8 @@ func PortsFrom(base int) Ports {
 		EventListener: base + 4, Interceptors: base + 5, Kwok: base + 6, TektonProbes: base + 7,
 		TektonMetrics: base + 8, TektonProfiling: base + 9, ELMetrics: base + 10, ELProfiling: base + 11,
 		ICMetrics: base + 12, ICProfiling: base + 13, Scheduler: base + 14, ControllerMgr: base + 15,
+		DNS: base + 16, KubeletHealthz: base + 17, Kubelet: base + 18, ProxyHealthz: base + 19,
+		ProxyMetrics: base + 20, DNSHealth: base + 21, DNSReady: base + 22, LocalPath: base + 23,
 	}
 }
 
@@ -71,8 +87,11 @@ type Config struct {
 	BinDir string
 	// Ports of the components.
 	Ports Ports
-	// Node selects the node implementation ("kwok").
-	Node string
+	// NodeIP is the machine's non-loopback address: the real node's InternalIP, where pods reach
+	// the API server, the registry and the other host services.
+	NodeIP string
+	// Kwok adds kwok's fake node (tainted; namespaces from Env.KwokNamespace schedule onto it).
+	Kwok bool
 }
 
 // DefaultConfig finds the repository root from the working directory and applies the
@@ -82,7 +101,7 @@ func DefaultConfig() (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	c := Config{Root: root, Dir: filepath.Join(root, ".stack"), BinDir: filepath.Join(root, "bin", "testbin"), Node: "kwok"}
+	c := Config{Root: root, Dir: filepath.Join(root, ".stack"), BinDir: filepath.Join(root, "bin", "testbin"), Kwok: os.Getenv(EnvKwok) == "1"}
 	if d := os.Getenv(EnvDir); d != "" {
 		c.Dir, _ = filepath.Abs(d)
 	}
@@ -97,6 +116,11 @@ func DefaultConfig() (Config, error) {
 		}
 	}
 	c.Ports = PortsFrom(base)
+	if c.NodeIP = os.Getenv(EnvNodeIP); c.NodeIP == "" {
+		if c.NodeIP, err = detectNodeIP(); err != nil {
+			return Config{}, err
+		}
+	}
 	return c, nil
 }
 
@@ -141,8 +165,11 @@ func (c Config) path(parts ...string) string {
 // KubeconfigPath is the admin kubeconfig the stack writes.
 func (c Config) KubeconfigPath() string { return c.path("kubeconfig") }
 
-// RegistryHost is host:port of the stack's registry.
-func (c Config) RegistryHost() string { return fmt.Sprintf("127.0.0.1:%d", c.Ports.Registry) }
+// RegistryHost is host:port of the stack's registry, on the node address so that the node's
+// containerd pulls the same references that tests and ko push.
+func (c Config) RegistryHost() string {
+	return net.JoinHostPort(c.NodeIP, strconv.Itoa(c.Ports.Registry))
+}
 
 // APIServerURL is the API server's address.
 func (c Config) APIServerURL() string { return fmt.Sprintf("https://127.0.0.1:%d", c.Ports.APIServer) }
@@ -155,12 +182,13 @@ func (c Config) EventListenerURL() string {
 // state is what stack-up records for later commands (ports may not be re-derivable if the
 // environment changed).
 type state struct {
-	Ports Ports  `json:"ports"`
-	Node  string `json:"node"`
+	Ports  Ports  `json:"ports"`
+	NodeIP string `json:"nodeIP"`
+	Kwok   bool   `json:"kwok"`
 }
 
 func (c Config) saveState() error {
-	b, _ := json.MarshalIndent(state{Ports: c.Ports, Node: c.Node}, "", "  ")
+	b, _ := json.MarshalIndent(state{Ports: c.Ports, NodeIP: c.NodeIP, Kwok: c.Kwok}, "", "  ")
 	return os.WriteFile(c.path("state.json"), b, 0o644)
 }
 
@@ -171,11 +199,33 @@ func (c Config) withRecordedState() Config {
 		return c
 	}
 	var s state
-	if json.Unmarshal(b, &s) == nil && s.Ports.Base != 0 {
+	if json.Unmarshal(b, &s) == nil && s.Ports.Base != 0 && s.Ports.LocalPath != 0 {
 		c.Ports = s.Ports
-		if s.Node != "" {
-			c.Node = s.Node
+		if s.NodeIP != "" {
+			c.NodeIP = s.NodeIP
 		}
+		c.Kwok = c.Kwok || s.Kwok
 	}
 	return c
+}
+
+// detectNodeIP returns the first IPv4 address of an up, non-loopback interface that is not a
+// bridge the node itself creates (the kubelet refuses a loopback node IP).
+func detectNodeIP() (string, error) {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return "", fmt.Errorf("stack: listing network interfaces: %w", err)
+	}
+	for _, i := range ifs {
+		if i.Flags&net.FlagUp == 0 || i.Flags&net.FlagLoopback != 0 || i.Name == cniBridge || strings.HasPrefix(i.Name, "veth") {
+			continue
+		}
+		addrs, _ := i.Addrs()
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil {
+				return n.IP.String(), nil
+			}
+		}
+	}
+	return "", fmt.Errorf("stack: no non-loopback IPv4 address on this machine for the node (set %s)", EnvNodeIP)
 }

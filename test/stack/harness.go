@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path"
 	"regexp"
 	"strings"
 	"sync"
@@ -68,9 +69,10 @@ func attachOrStart() (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.Kwok = true // tests schedule scripted pods onto kwok (KwokNamespace)
 	c = c.withRecordedState()
 	if !c.apiReady() || !c.allRunning() {
-		for _, b := range []string{"etcd", "kube-apiserver", "kwok", "tekton-controller"} {
+		for _, b := range []string{"etcd", "kube-apiserver", "kubelet", "kwok", "tekton-controller"} {
 			if _, err := os.Stat(c.bin(b)); err != nil {
 				return nil, fmt.Errorf("test binary %s missing: run `make testbin`", c.bin(b))
 			}
@@ -101,7 +103,7 @@ func attachOrStart() (*Env, error) {
 
 // allRunning reports whether every component's recorded process is alive.
 func (c Config) allRunning() bool {
-	for _, name := range order {
+	for _, name := range c.order() {
 		if _, ok := c.runningPID(name); !ok {
 			return false
 		}
@@ -141,8 +143,23 @@ func (c Config) withLock(fn func() error) error {
 var nonDNS = regexp.MustCompile(`[^a-z0-9-]+`)
 
 // Namespace creates a fresh namespace for the test (named after it), waits for its default
-// ServiceAccount, and deletes it when the test ends.
+// ServiceAccount, and deletes it when the test ends. Its pods run on the real node.
 func (e *Env) Namespace(t testing.TB) string {
+	t.Helper()
+	return e.namespace(t, nil)
+}
+
+// KwokNamespace is Namespace whose pods all go to the kwok node, where they finish as the kwok
+// annotations say (FakeResults, FailTask) without running anything.
+func (e *Env) KwokNamespace(t testing.TB) string {
+	t.Helper()
+	if !e.Stack.Kwok {
+		t.Fatalf("the stack runs without the kwok node: start it with `go run ./hack/stack up --kwok` (make stack-up does)")
+	}
+	return e.namespace(t, kwokNamespaceAnnotations)
+}
+
+func (e *Env) namespace(t testing.TB, annotations map[string]string) string {
 	t.Helper()
 	prefix := strings.Trim(nonDNS.ReplaceAllString(strings.ToLower(t.Name()), "-"), "-")
 	if len(prefix) > 40 {
@@ -151,7 +168,7 @@ func (e *Env) Namespace(t testing.TB) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	ns, err := e.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-		GenerateName: "t-" + prefix + "-", Labels: map[string]string{"agentline.dev/test": "true"},
+		GenerateName: "t-" + prefix + "-", Labels: map[string]string{"agentline.dev/test": "true"}, Annotations: annotations,
 	}}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatalf("create test namespace: %v", err)
@@ -223,4 +240,14 @@ func freePorts(t testing.TB, n int) []int {
 		l.Close()
 	}
 	return ports
+}
+
+var koRef = regexp.MustCompile(`ko://github\.com/agentline/agentline/(cmd/[a-z0-9-]+|hack/pause)`)
+
+// ResolveKo replaces agentline's ko:// image references in s by the images make images pushed
+// to the stack's registry (<registry>/agentline/<name>:latest).
+func (e *Env) ResolveKo(s string) string {
+	return koRef.ReplaceAllStringFunc(s, func(ref string) string {
+		return e.Registry + "/agentline/" + path.Base(ref) + ":latest"
+	})
 }

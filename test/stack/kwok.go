@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"context"
 	_ "embed"
 	"encoding/json"
 	"fmt"
@@ -23,7 +22,16 @@ const (
 	ResultsAnnotationPrefix = "results.kwok.agentline.dev/"
 	// FailAnnotationPrefix + pipeline task (or Task) name, or "all", holds an exit code.
 	FailAnnotationPrefix = "fail.kwok.agentline.dev/"
+	// KwokTaint keeps pods off the kwok node unless their namespace tolerates it.
+	KwokTaint = "kwok.agentline.dev/fake"
 )
+
+// kwokNamespaceAnnotations make the API server's PodNodeSelector and PodTolerationRestriction
+// admission send every pod of a namespace to the kwok node.
+var kwokNamespaceAnnotations = map[string]string{
+	"scheduler.alpha.kubernetes.io/node-selector":      "type=kwok",
+	"scheduler.alpha.kubernetes.io/defaultTolerations": `[{"key":"` + KwokTaint + `","operator":"Exists","effect":"NoSchedule"}]`,
+}
 
 // FakeResults returns the annotations that make the kwok node report these results for each
 // pipeline task (map: task -> result name -> value).
@@ -80,15 +88,7 @@ options:
 		process: process{name: "kwok", bin: c.bin("kwok"), args: []string{
 			"--kubeconfig=" + c.KubeconfigPath(), "--config=" + cfgPath,
 		}},
-		ready: func(ctx context.Context) error {
-			k, err := kube()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-			defer cancel()
-			return waitNodeReady(ctx, k, kwokNodeName)
-		},
+		ready:   nodeReady(kube, kwokNodeName),
 		timeout: 30 * time.Second,
 		ports:   []int{c.Ports.Kwok},
 	}, nil

@@ -15,7 +15,7 @@ import (
 func testConfig(t *testing.T) Config {
 	t.Helper()
 	dir := t.TempDir()
-	return Config{Root: dir, Dir: dir, BinDir: dir, Ports: PortsFrom(40000), Node: "kwok"}
+	return Config{Root: dir, Dir: dir, BinDir: dir, Ports: PortsFrom(40000), NodeIP: "127.0.0.1"}
 }
 
 func TestStartStopOnlyOwnProcess(t *testing.T) {

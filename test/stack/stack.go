@@ -16,9 +16,23 @@ import (
 
 var elGVR = schema.GroupVersionResource{Group: "triggers.tekton.dev", Version: "v1beta1", Resource: "eventlisteners"}
 
-// order is the start order; Down stops in reverse (the API server before etcd).
-var order = []string{"registry", "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
+// allComponents is the start order; Down stops in reverse (the Tekton controller before the
+// kubelet, the pods before containerd, the API server before etcd).
+var allComponents = []string{"registry", "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
+	"containerd", "kubelet", "kube-proxy", "coredns", "local-path-provisioner",
 	"kwok", "tekton-controller", "interceptors", "eventlistener"}
+
+// order is the start order of the components this configuration runs.
+func (c Config) order() []string {
+	var out []string
+	for _, n := range allComponents {
+		if n == "kwok" && !c.Kwok {
+			continue
+		}
+		out = append(out, n)
+	}
+	return out
+}
 
 // ComponentError names the component that failed to start and carries the tail of its log.
 type ComponentError struct {
@@ -75,6 +89,7 @@ func up(ctx context.Context, c Config, out io.Writer) error {
 		return err
 	}
 	reused := 0
+	order := c.order()
 	for _, name := range order {
 		comp := comps[name]
 		if name == "kube-controller-manager" { // everything after the API server needs the install
@@ -89,6 +104,11 @@ func up(ctx context.Context, c Config, out io.Writer) error {
 				return fmt.Errorf("installing Tekton and Triggers into the stack: %w", err)
 			}
 			fmt.Fprintf(out, "stack: installed Tekton and Triggers CRDs and config (%.1fs)\n", time.Since(t).Seconds())
+		}
+		if name == "containerd" {
+			if err := c.writeNodeFiles(); err != nil {
+				return fmt.Errorf("writing the node's configuration: %w", err)
+			}
 		}
 		if _, ok := c.runningPID(name); ok {
 			if err := waitReady(ctx, comp, 5*time.Second); err == nil {
@@ -122,16 +142,22 @@ func up(ctx context.Context, c Config, out io.Writer) error {
 
 // components are the stack's processes by name.
 func (c Config) components(k *pki, kube func() (kubernetes.Interface, error)) (map[string]component, error) {
-	node, err := c.kwokNode(kube)
-	if err != nil {
-		return nil, err
-	}
-	return map[string]component{
+	comps := map[string]component{
 		"registry": c.registry(), "etcd": c.etcd(), "kube-apiserver": c.apiserver(k),
-		"kube-controller-manager": c.controllerManager(k), "kube-scheduler": c.scheduler(), "kwok": node,
+		"kube-controller-manager": c.controllerManager(k), "kube-scheduler": c.scheduler(),
+		"containerd": c.containerd(), "kubelet": c.kubelet(kube), "kube-proxy": c.kubeProxy(),
+		"coredns": c.coreDNS(), "local-path-provisioner": c.localPathProvisioner(kube),
 		"tekton-controller": c.tektonController(), "interceptors": c.interceptors(),
 		"eventlistener": c.eventListenerProcess(DefaultEventListener, SystemNamespace, c.Ports.EventListener, c.Ports.ELMetrics, c.Ports.ELProfiling),
-	}, nil
+	}
+	if c.Kwok {
+		node, err := c.kwokNode(kube)
+		if err != nil {
+			return nil, err
+		}
+		comps["kwok"] = node
+	}
+	return comps, nil
 }
 
 // waitReady polls comp's readiness check until it passes, the process dies, or timeout.
@@ -160,13 +186,27 @@ func Down(c Config, purge bool, out io.Writer) error {
 func down(c Config, purge bool, out io.Writer) error {
 	c = c.withRecordedState()
 	var errs []error
-	for i := len(order) - 1; i >= 0; i-- {
-		stopped, err := c.stop(order[i], 10*time.Second)
+	for i := len(allComponents) - 1; i >= 0; i-- {
+		name := allComponents[i]
+		if name == "containerd" {
+			// The kubelet is stopped: remove the pods it left so their shims and mounts go too.
+			if n, err := c.removePodSandboxes(); err != nil {
+				errs = append(errs, err)
+			} else if n > 0 {
+				fmt.Fprintf(out, "stack: removed %d pod sandboxes\n", n)
+			}
+		}
+		stopped, err := c.stop(name, 10*time.Second)
 		if err != nil {
 			errs = append(errs, err)
 		}
 		if stopped {
-			fmt.Fprintf(out, "stack: stopped %s\n", order[i])
+			fmt.Fprintf(out, "stack: stopped %s\n", name)
+		}
+		if name == "containerd" {
+			if err := c.cleanNodeHost(); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	if purge {
@@ -205,7 +245,7 @@ func Status(ctx context.Context, c Config) ([]ComponentStatus, error) {
 		return nil, err
 	}
 	var out []ComponentStatus
-	for _, name := range order {
+	for _, name := range c.order() {
 		s := ComponentStatus{Name: name}
 		s.PID, s.Running = c.runningPID(name)
 		if s.Running {

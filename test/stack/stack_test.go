@@ -93,7 +93,7 @@ func taskRunFor(t *testing.T, env *stack.Env, ns, pr, pipelineTask string) *pipe
 
 func TestPipelineResultFlowsToNextTask(t *testing.T) {
 	env := stack.Get(t)
-	ns := env.Namespace(t)
+	ns := env.KwokNamespace(t)
 	twoTaskPipeline(t, env, ns)
 	value := "v-" + strings.ReplaceAll(ns, "t-", "")
 	pr := runPipeline(t, env, ns, stack.FakeResults(map[string]map[string]string{"first": {"out": value}}))
@@ -112,7 +112,7 @@ func TestPipelineResultFlowsToNextTask(t *testing.T) {
 
 func TestFailureAnnotationFailsChosenTask(t *testing.T) {
 	env := stack.Get(t)
-	ns := env.Namespace(t)
+	ns := env.KwokNamespace(t)
 	twoTaskPipeline(t, env, ns)
 	ann := stack.FakeResults(map[string]map[string]string{"first": {"out": "x"}})
 	for k, v := range stack.FailTask("second", 3) {
@@ -137,7 +137,7 @@ func TestFailureAnnotationFailsChosenTask(t *testing.T) {
 
 func TestDeploymentBecomesAvailable(t *testing.T) {
 	env := stack.Get(t)
-	ns := env.Namespace(t)
+	ns := env.KwokNamespace(t)
 	ctx := context.Background()
 	one := int32(2)
 	labels := map[string]string{"app": "web"}
@@ -169,7 +169,7 @@ func TestDeploymentBecomesAvailable(t *testing.T) {
 
 func TestSignedPushThroughEventListener(t *testing.T) {
 	env := stack.Get(t)
-	ns := env.Namespace(t)
+	ns := env.KwokNamespace(t)
 	ctx := context.Background()
 	const secret = "s3cret-webhook"
 	if _, err := env.Kube.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "github-webhook"},

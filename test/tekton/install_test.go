@@ -21,7 +21,7 @@ import (
 // Namespace) as server-side dry runs, so tests running in parallel do not fight over them.
 func TestInstallIsAcceptedByTheAPIServer(t *testing.T) {
 	env := stack.Get(t)
-	ns := env.Namespace(t)
+	ns := env.KwokNamespace(t)
 	ctx := context.Background()
 	dc, err := discovery.NewDiscoveryClientForConfig(env.Config)
 	if err != nil {

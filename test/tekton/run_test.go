@@ -176,7 +176,7 @@ func mustSucceed(t *testing.T, trs map[string]*pipelinev1.TaskRun, names ...stri
 // the results the step reports to be accepted as the Task's declared results.
 func TestEveryTaskRuns(t *testing.T) {
 	env := stack.Get(t)
-	ns := env.Namespace(t)
+	ns := env.KwokNamespace(t)
 	install(t, env, ns)
 	res := fakeResults(2, true)
 	ctx := context.Background()
@@ -235,7 +235,7 @@ func TestEveryTaskRuns(t *testing.T) {
 // environment is new), the release in finally is skipped, and the run succeeds.
 func TestEveryPipelineRuns(t *testing.T) {
 	env := stack.Get(t)
-	ns := env.Namespace(t)
+	ns := env.KwokNamespace(t)
 	install(t, env, ns)
 	for _, name := range pipelineNames {
 		t.Run(name, func(t *testing.T) {
@@ -276,7 +276,7 @@ func TestEveryPipelineRuns(t *testing.T) {
 // results reach every task that uses the slot.
 func TestAIDevNewSlotBuildsTheEnvironment(t *testing.T) {
 	env := stack.Get(t)
-	ns := env.Namespace(t)
+	ns := env.KwokNamespace(t)
 	install(t, env, ns)
 	p := loadPipeline(t, "ai-dev")
 	res := fakeResults(3, true)
@@ -334,7 +334,7 @@ func TestAIDevNewSlotBuildsTheEnvironment(t *testing.T) {
 // when expressions and the rest of the run still happens.
 func TestAIDevExistingSlotSkipsTheBuild(t *testing.T) {
 	env := stack.Get(t)
-	ns := env.Namespace(t)
+	ns := env.KwokNamespace(t)
 	install(t, env, ns)
 	p := loadPipeline(t, "ai-dev")
 	pr := waitDone(t, env, ns, startRun(t, env, ns, "ai-dev", issueParams(), resultsFor(p, fakeResults(2, false))))
@@ -358,7 +358,7 @@ func TestAIDevExistingSlotSkipsTheBuild(t *testing.T) {
 // finally tasks report and give the slot back.
 func TestAgentFailureReleasesTheSlot(t *testing.T) {
 	env := stack.Get(t)
-	ns := env.Namespace(t)
+	ns := env.KwokNamespace(t)
 	install(t, env, ns)
 	p := loadPipeline(t, "ai-dev")
 	ann := resultsFor(p, fakeResults(4, true))
@@ -390,7 +390,7 @@ func TestAgentFailureReleasesTheSlot(t *testing.T) {
 // nothing to destroy or release; cleanup still deletes the branch and succeeds.
 func TestCleanupWithoutSlotSucceeds(t *testing.T) {
 	env := stack.Get(t)
-	ns := env.Namespace(t)
+	ns := env.KwokNamespace(t)
 	install(t, env, ns)
 	p := loadPipeline(t, "cleanup")
 	results := fakeResults(1, false)

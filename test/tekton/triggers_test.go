@@ -96,7 +96,7 @@ var clusterInterceptorGVR = schema.GroupVersionResource{Group: "triggers.tekton.
 // none, and a wrong signature creates none.
 func TestSignedIssueLabelCreatesOnePendingRun(t *testing.T) {
 	env := stack.Get(t)
-	ns := env.Namespace(t)
+	ns := env.KwokNamespace(t)
 	ctx := context.Background()
 	install(t, env, ns)
 

@@ -25,7 +25,7 @@ import (
 // binary) against one pool of 10 slots on the local stack.
 func TestFiftyProcessesTenSlots(t *testing.T) {
 	st := stack.Get(t)
-	sys := st.Namespace(t)
+	sys := st.KwokNamespace(t)
 	cfg := writeConfig(t, servicesYAML)
 	base := t.TempDir()
 	type outcome struct {
@@ -105,7 +105,7 @@ func TestFiftyProcessesTenSlots(t *testing.T) {
 // only environments.ai.slotBootstrapInfra was applied into the new slot namespace, in-process.
 func TestAcquireBootstrapsSlotInfra(t *testing.T) {
 	st := stack.Get(t)
-	sys := st.Namespace(t)
+	sys := st.KwokNamespace(t)
 	dir := t.TempDir()
 	files := map[string]string{
 		"services.yaml": `project: boot

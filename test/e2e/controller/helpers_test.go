@@ -43,7 +43,7 @@ type world struct {
 func newWorld(t testing.TB, issues int, cfg map[string]string) *world {
 	t.Helper()
 	env := stack.Get(t)
-	w := &world{t: t, env: env, ns: env.Namespace(t), gh: fakegithub.New(t)}
+	w := &world{t: t, env: env, ns: env.KwokNamespace(t), gh: fakegithub.New(t)}
 	w.gh.CreateRepo(repo, fakegithub.RepoOptions{})
 	w.gh.AddUser("alice")
 	w.gh.SetPermission(repo, "alice", "write")

@@ -28,7 +28,7 @@ import (
 func TestTriggersPathCreatesSameRun(t *testing.T) {
 	w := newWorld(t, 7, nil)
 	c := w.startController()
-	elNS := w.env.Namespace(t)
+	elNS := w.env.KwokNamespace(t)
 	ctx := context.Background()
 	url := w.triggersPath(t, c, elNS)
 
