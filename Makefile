@@ -4,7 +4,7 @@ GO ?= go
 GOTEST_FLAGS ?= -race -count=1 -timeout 40m
 STACK := $(GO) run ./hack/stack
 
-.PHONY: all build test unit lint testbin stack-up stack-down stack-status stack-env codex deps fuzz ko images
+.PHONY: all build test unit lint testbin stack-up stack-down stack-status stack-env stack-cycle codex deps fuzz ko images
 
 all: build
 
@@ -61,6 +61,10 @@ fuzz:
 			echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 		done; \
 	done
+
+## stack-cycle: stack up + one pod + stack down, ten times; fails if mounts, links, cgroups or .stack/ grow
+stack-cycle: testbin
+	@hack/stack-cycle.sh 10
 
 ## images: build the node's images (pause, bases, Tekton's, agentline's with ko) into the stack's registry
 images:

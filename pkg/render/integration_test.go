@@ -175,7 +175,12 @@ func prepareShopfront(t *testing.T, ctx context.Context, env *stack.Env, c *Clus
 	applyYAML(t, ctx, c, clusterIssuerCRD)
 	issuerGVR := schema.GroupVersionResource{Group: "cert-manager.io", Version: "v1", Resource: "clusterissuers"}
 	_ = c.Dynamic.Resource(issuerGVR).Delete(ctx, "shop-letsencrypt", metav1.DeleteOptions{})
-	applyYAML(t, ctx, c, "apiVersion: v1\nkind: Namespace\nmetadata: {name: shopfront-jobs}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: shopfront-dev-2}\n")
+	// The example's images do not exist here: its pods go to the kwok node.
+	for _, ns := range []string{"shopfront-jobs", "shopfront-dev-2", "shopfront-ai-staging"} {
+		if _, err := c.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Annotations: stack.KwokAnnotations()}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	fs := corev1.PersistentVolumeFilesystem
 	pv := &corev1.PersistentVolume{
 		ObjectMeta: metav1.ObjectMeta{Name: "shopfront-workspace-itest"},

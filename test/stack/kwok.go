@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"sort"
 	"strconv"
@@ -26,8 +27,11 @@ const (
 	KwokTaint = "kwok.agentline.dev/fake"
 )
 
-// kwokNamespaceAnnotations make the API server's PodNodeSelector and PodTolerationRestriction
-// admission send every pod of a namespace to the kwok node.
+// KwokAnnotations returns the namespace annotations that make the API server's PodNodeSelector
+// and PodTolerationRestriction admission send every pod of the namespace to the kwok node (for
+// namespaces a test does not create with Env.KwokNamespace).
+func KwokAnnotations() map[string]string { return maps.Clone(kwokNamespaceAnnotations) }
+
 var kwokNamespaceAnnotations = map[string]string{
 	"scheduler.alpha.kubernetes.io/node-selector":      "type=kwok",
 	"scheduler.alpha.kubernetes.io/defaultTolerations": `[{"key":"` + KwokTaint + `","operator":"Exists","effect":"NoSchedule"}]`,
