@@ -147,18 +147,54 @@ ko_build() {
 		--base-import-paths --tags="$tag" "$@") >/dev/null
 }
 
+# fresh GROUP STAMP REF...: true when GROUP was last built from STAMP and the registry still
+# has every REF (its manifests survive restarts; a purged stack loses them with the stamps).
+fresh() {
+	local group=$1 stamp=$2; shift 2
+	[ "$(cat "$stamps/$group" 2>/dev/null)" = "$stamp" ] || return 1
+	local ref
+	for ref in "$@"; do "$crane" digest --insecure "$ref" >/dev/null 2>&1 || return 1; done
+}
+
+# hash_of FILE...: one hash of the files' contents.
+hash_of() { cat "$@" 2>/dev/null | sha256sum | cut -c1-16; }
+
 images() {
-	local reg start
+	local reg start stamp names cfg tv
 	start=$(date +%s)
 	build_ko
 	reg=$(registry)
-	bases
+	stamps=${AGENTLINE_STACK_DIR:-$root/.stack}/images
+	mkdir -p "$stamps"
+	names=$(cd "$root/cmd" && ls)
+	tv=$(sed -nE 's#^[[:space:]]*(require )?github.com/tektoncd/pipeline (v[^ ]+).*#\2#p' "$root/hack/tools/tekton/go.mod" | head -1)
+
+	stamp=$(echo "$reg $(hash_of "$0" /bin/busybox /usr/bin/git "$testbin/kubectl" "$testbin/kaniko-executor")")
+	if fresh bases "$stamp" "$reg"/agentline/base/{busybox,static,kubectl,kaniko,git}:1; then
+		echo "ko.sh: base images up to date"
+	else
+		bases
+		echo "$stamp" > "$stamps/bases"
+	fi
+
 	cfg=$(mktemp -d)
 	ko_config "$reg" "$cfg"
-	ko_build "$cfg" "$root" "$reg/agentline" latest ./hack/pause $(cd "$root" && ls -d ./cmd/*/)
-	echo "ko.sh: pushed $reg/agentline/{pause,$(cd "$root/cmd" && ls | paste -sd,)}:latest"
-	local tv
-	tv=$(sed -nE 's#^[[:space:]]*(require )?github.com/tektoncd/pipeline (v[^ ]+).*#\2#p' "$root/hack/tools/tekton/go.mod" | head -1)
+	stamp=$(echo "$reg $(hash_of "$0" "$root/.ko.yaml" "$root/go.mod" "$root/go.sum" $(cd "$root" && find cmd pkg hack/pause -name '*.go' -not -name '*_test.go' | sort))")
+	if fresh agentline "$stamp" "$reg/agentline/pause:latest" $(for n in $names; do echo "$reg/agentline/$n:latest"; done); then
+		echo "ko.sh: agentline images up to date"
+	else
+		ko_build "$cfg" "$root" "$reg/agentline" latest ./hack/pause $(cd "$root" && ls -d ./cmd/*/)
+		echo "$stamp" > "$stamps/agentline"
+		echo "ko.sh: pushed $reg/agentline/{pause,$(echo $names | tr ' ' ,)}:latest"
+	fi
+
+	stamp=$(echo "$reg $(hash_of "$0" "$root/hack/tools/tekton/go.mod" "$root/hack/tools/tekton/go.sum")")
+	if fresh tekton "$stamp" "$reg"/tekton/{entrypoint,nop,workingdirinit,sidecarlogresults}:"$tv"; then
+		echo "ko.sh: tekton images up to date"
+		rm -rf "$cfg"
+		echo "ko.sh: images ready in $(( $(date +%s) - start ))s"
+		return
+	fi
 	mkdir -p "$cfg/tekton"
 	printf 'defaultBaseImage: %s\ndefaultPlatforms: [%s]\nbaseImageOverrides:\n  github.com/tektoncd/pipeline/cmd/nop: %s\n' \
 		"$reg/agentline/base/busybox:1" "$platform" "$reg/agentline/base/static:1" > "$cfg/tekton/.ko.yaml"
@@ -166,6 +202,7 @@ images() {
 		github.com/tektoncd/pipeline/cmd/entrypoint github.com/tektoncd/pipeline/cmd/nop \
 		github.com/tektoncd/pipeline/cmd/workingdirinit github.com/tektoncd/pipeline/cmd/sidecarlogresults
 	echo "ko.sh: pushed $reg/tekton/{entrypoint,nop,workingdirinit,sidecarlogresults}:$tv"
+	echo "$stamp" > "$stamps/tekton"
 	rm -rf "$cfg"
 	echo "ko.sh: images ready in $(( $(date +%s) - start ))s"
 }

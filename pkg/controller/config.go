@@ -73,6 +73,13 @@ func ConfigFromMap(data map[string]string) (Config, error) {
 		}
 		*dst = v
 	}
+	// The runs talk to the same GitHub as the controller (the Pipelines default to github.com).
+	if _, set := c.Runs.Params[KeyGitHubURL]; c.GitHubURL != "" && !set {
+		if c.Runs.Params == nil {
+			c.Runs.Params = map[string]string{}
+		}
+		c.Runs.Params[KeyGitHubURL] = c.GitHubURL
+	}
 	return c, nil
 }
 
