@@ -4,7 +4,7 @@ GO ?= go
 GOTEST_FLAGS ?= -race -count=1 -timeout 40m
 STACK := $(GO) run ./hack/stack
 
-.PHONY: all build test unit lint testbin stack-up stack-down stack-status stack-env stack-cycle codex deps fuzz ko images
+.PHONY: all build test unit lint testbin stack-up stack-down stack-status stack-env stack-cycle codex deps fuzz ko images demo demo-review demo-close
 
 all: build
 
@@ -12,6 +12,20 @@ all: build
 build:
 	@mkdir -p bin
 	$(GO) build -o bin/ ./cmd/...
+
+## demo: the whole loop on this machine: an issue labelled [ai-dev] ends as a draft pull request
+## (OPENAI_API_KEY set: the real model instead of the scripted one)
+demo: testbin codex stack-up
+	@$(GO) build -o bin/demo ./hack/demo
+	@bin/demo run
+## demo-review: request changes on the demo's pull request; the agent addresses them
+demo-review:
+	@$(GO) build -o bin/demo ./hack/demo
+	@bin/demo review
+## demo-close: merge the demo's pull request; the slot is released and its environment destroyed
+demo-close:
+	@$(GO) build -o bin/demo ./hack/demo
+	@bin/demo close
 
 ## test: lint, build the test binaries, start the local stack if needed, run every test (unit, integration, e2e)
 test: lint testbin codex stack-up

@@ -13,6 +13,7 @@
 #      entrypoint, nop, workingdirinit and sidecarlogresults from the pinned module
 #      (hack/tools/tekton, <reg>/tekton/<name>:<version>) and agentline's own binaries
 #      (every cmd/, <reg>/agentline/<name>:latest);
+#      and the demo's agent image (<reg>/agentline/agent:latest: git + the Codex CLI + Go);
 #   4. resolve: writes a .ko.yaml pointing at those bases (KO_CONFIG_PATH) and runs
 #      `ko resolve` on `kubectl kustomize config/` with KO_DOCKER_REPO=<registry>/agentline,
 #      writing the resolved install to bin/agentline.yaml.
@@ -188,6 +189,14 @@ images() {
 		echo "ko.sh: pushed $reg/agentline/{pause,$(echo $names | tr ' ' ,)}:latest"
 	fi
 
+	stamp=$(echo "$reg $(go env GOVERSION) $(hash_of "$0" "$root/hack/codex.sh")")
+	if fresh agent "$stamp" "$reg/agentline/agent:latest"; then
+		echo "ko.sh: agent image up to date"
+	else
+		agent_image "$reg"
+		echo "$stamp" > "$stamps/agent"
+	fi
+
 	stamp=$(echo "$reg $(hash_of "$0" "$root/hack/tools/tekton/go.mod" "$root/hack/tools/tekton/go.sum")")
 	if fresh tekton "$stamp" "$reg"/tekton/{entrypoint,nop,workingdirinit,sidecarlogresults}:"$tv"; then
 		echo "ko.sh: tekton images up to date"
@@ -205,6 +214,29 @@ images() {
 	echo "$stamp" > "$stamps/tekton"
 	rm -rf "$cfg"
 	echo "ko.sh: images ready in $(( $(date +%s) - start ))s"
+}
+
+# agent_image REG: <reg>/agentline/agent:latest, the image the demo's agent task runs Codex in:
+# the git base + the Codex CLI's native static binary and its rg (hack/codex.sh) + this
+# machine's Go toolchain (the sample repository's tests are Go), offline (GOPROXY=off).
+agent_image() {
+	local reg=$1 codex vendor work goroot
+	codex=$("$root/hack/codex.sh" | tail -1)
+	# <install>/node_modules/.bin/codex -> <install>/node_modules/@openai/codex-linux-x64/vendor/...
+	vendor=$(dirname "$codex")/../@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl
+	[ -x "$vendor/bin/codex" ] || die "no native codex binary under the Codex CLI install ($codex)"
+	goroot=$(go env GOROOT)
+	work=$(mktemp -d)
+	mkdir -p "$work/usr/local/bin" "$work/usr/local"
+	cp "$vendor/bin/codex" "$vendor"/codex-path/* "$work/usr/local/bin/"
+	tar -C "$goroot/.." --exclude='go/test' --exclude='go/api' --exclude='go/doc' --exclude='go/misc' \
+		--exclude='go/pkg/obj' -cf - "$(basename "$goroot")" | tar -C "$work/usr/local" -xf -
+	[ "$(basename "$goroot")" = go ] || mv "$work/usr/local/$(basename "$goroot")" "$work/usr/local/go"
+	push_image "$reg/agentline/agent:latest" "$work" "$reg/agentline/base/git:1" \
+		--env PATH=/usr/local/go/bin:/usr/local/bin:/usr/bin:/bin --env GOTOOLCHAIN=local \
+		--env GOPROXY=off --env CGO_ENABLED=0 --env GOFLAGS=-mod=mod
+	rm -rf "$work"
+	echo "ko.sh: pushed $reg/agentline/agent:latest (Codex $("$vendor/bin/codex" --version | awk '{print $NF}'), $(go env GOVERSION))"
 }
 
 resolve() {

@@ -26,7 +26,7 @@ type Server struct {
 	// URL is the server's base URL, e.g. http://127.0.0.1:41234 (no trailing slash).
 	URL string
 
-	t       testing.TB
+	t       TB
 	srv     *httptest.Server
 	gitRoot string // GIT_PROJECT_ROOT: <gitRoot>/<owner>/<repo>.git
 	home    string // HOME for the git processes the fake runs itself
@@ -69,6 +69,15 @@ type Options struct {
 	Listener net.Listener
 }
 
+// TB is what the fake needs from its owner: a *testing.T, or a long-running program's own
+// implementation (the demo's server).
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	TempDir() string
+	Cleanup(func())
+}
+
 // New starts a fake GitHub on 127.0.0.1 for the test and closes it in t.Cleanup. It needs the
 // git binary (with git-http-backend) only when repositories are created.
 func New(t testing.TB) *Server {
@@ -77,7 +86,7 @@ func New(t testing.TB) *Server {
 }
 
 // NewWithOptions is New with options.
-func NewWithOptions(t testing.TB, opts Options) *Server {
+func NewWithOptions(t TB, opts Options) *Server {
 	t.Helper()
 	dir := t.TempDir()
 	s := &Server{

@@ -340,6 +340,19 @@ func (s *Server) PullRequest(repo string, number int) (PullRequest, bool) {
 	return s.pullSnapshot(r, p), true
 }
 
+// SetReadyForReview marks a draft pull request ready for review, as a person does in the web
+// interface (the REST API cannot); it reports whether the pull request exists.
+func (s *Server) SetReadyForReview(repo string, number int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.mustRepo(repo).pulls[number]
+	if p == nil {
+		return false
+	}
+	p.draft = false
+	return true
+}
+
 // PullRequests returns copies of all pull requests of repo, by number.
 func (s *Server) PullRequests(repo string) []PullRequest {
 	s.mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -103,6 +104,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	steps    []Step
+	respond  func(Request) Step
 	next     int
 	requests []Request
 	other    []string
@@ -112,8 +114,29 @@ type Server struct {
 // New starts a server that plays steps in order, one per request to /v1/responses. Requests
 // beyond the script are answered with HTTP 500 "script exhausted".
 func New(steps ...Step) *Server {
-	s := &Server{steps: steps, done: make(chan struct{})}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.handle))
+	return NewWithOptions(Options{}, steps...)
+}
+
+// Options configures NewWithOptions.
+type Options struct {
+	// Listener to serve on instead of a fresh 127.0.0.1 port (e.g. one on the node address, for
+	// the Codex CLI in a pod).
+	Listener net.Listener
+	// Respond, when set, answers each request instead of the fixed steps: it sees the request
+	// (the conversation so far) and returns the step to play, so one server can play a session
+	// per kind of run however many runs come.
+	Respond func(Request) Step
+}
+
+// NewWithOptions is New with options.
+func NewWithOptions(opts Options, steps ...Step) *Server {
+	s := &Server{steps: steps, respond: opts.Respond, done: make(chan struct{})}
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.handle))
+	if opts.Listener != nil {
+		s.srv.Listener.Close()
+		s.srv.Listener = opts.Listener
+	}
+	s.srv.Start()
 	s.URL = s.srv.URL + "/v1"
 	return s
 }
@@ -169,16 +192,22 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "body is not JSON: "+err.Error(), http.StatusBadRequest)
 		return
 	}
+	req := Request{Header: r.Header.Clone(), Body: body, Parsed: parsed}
 	s.mu.Lock()
-	s.requests = append(s.requests, Request{Header: r.Header.Clone(), Body: body, Parsed: parsed})
+	s.requests = append(s.requests, req)
 	var step Step
-	exhausted := s.next >= len(s.steps)
-	if !exhausted {
+	exhausted := false
+	if s.respond != nil {
+		s.next++
+	} else if exhausted = s.next >= len(s.steps); !exhausted {
 		step = s.steps[s.next]
 		s.next++
 	}
 	n := len(s.requests)
 	s.mu.Unlock()
+	if s.respond != nil {
+		step = s.respond(req)
+	}
 
 	switch {
 	case exhausted:

@@ -63,6 +63,9 @@ type Ports struct {
 	DNSHealth       int `json:"dnsHealth"`
 	DNSReady        int `json:"dnsReady"`
 	LocalPath       int `json:"localPath"`
+	DemoGitHub      int `json:"demoGitHub"`
+	DemoModel       int `json:"demoModel"`
+	DemoAdmin       int `json:"demoAdmin"`
 }
 
 // PortsFrom derives every port from base.
@@ -74,6 +77,7 @@ func PortsFrom(base int) Ports {
 		ICMetrics: base + 12, ICProfiling: base + 13, Scheduler: base + 14, ControllerMgr: base + 15,
 		DNS: base + 16, KubeletHealthz: base + 17, Kubelet: base + 18, ProxyHealthz: base + 19,
 		ProxyMetrics: base + 20, DNSHealth: base + 21, DNSReady: base + 22, LocalPath: base + 23,
+		DemoGitHub: base + 24, DemoModel: base + 25, DemoAdmin: base + 26,
 	}
 }
 
@@ -199,7 +203,7 @@ func (c Config) withRecordedState() Config {
 		return c
 	}
 	var s state
-	if json.Unmarshal(b, &s) == nil && s.Ports.Base != 0 && s.Ports.LocalPath != 0 {
+	if json.Unmarshal(b, &s) == nil && s.Ports.Base != 0 && s.Ports.DemoAdmin != 0 {
 		c.Ports = s.Ports
 		if s.NodeIP != "" {
 			c.NodeIP = s.NodeIP

@@ -64,6 +64,9 @@ func Get(t testing.TB) *Env {
 	return envVal
 }
 
+// Attach returns the running stack outside of a test (the demo), starting it like Get does.
+func Attach() (*Env, error) { return attachOrStart() }
+
 func attachOrStart() (*Env, error) {
 	c, err := DefaultConfig()
 	if err != nil {

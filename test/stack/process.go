@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -142,3 +143,21 @@ func (c Config) tail(name string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// extraProcesses are processes started beside the stack (StartDetached); Down stops them first.
+var extraProcesses = []string{"demo"}
+
+// StartDetached runs bin as a process of the stack named name (one of extraProcesses): its log
+// goes to LogFile(name), its PID is recorded, and Down stops it.
+func (c Config) StartDetached(name, bin string, args, env []string) (int, error) {
+	if !slices.Contains(extraProcesses, name) {
+		return 0, fmt.Errorf("stack: %q is not a known extra process (%v)", name, extraProcesses)
+	}
+	return c.start(process{name: name, bin: bin, args: args, env: env})
+}
+
+// Running returns the PID of the stack's process name if it runs.
+func (c Config) Running(name string) (int, bool) { return c.runningPID(name) }
+
+// Stop stops the stack's process name (SIGTERM, then SIGKILL after grace).
+func (c Config) Stop(name string, grace time.Duration) (bool, error) { return c.stop(name, grace) }

@@ -186,6 +186,13 @@ func Down(c Config, purge bool, out io.Writer) error {
 func down(c Config, purge bool, out io.Writer) error {
 	c = c.withRecordedState()
 	var errs []error
+	for _, name := range extraProcesses {
+		if stopped, err := c.stop(name, 10*time.Second); err != nil {
+			errs = append(errs, err)
+		} else if stopped {
+			fmt.Fprintf(out, "stack: stopped %s\n", name)
+		}
+	}
 	for i := len(allComponents) - 1; i >= 0; i-- {
 		name := allComponents[i]
 		if name == "containerd" {

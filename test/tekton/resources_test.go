@@ -1,19 +1,16 @@
 package tekton_test
 
 import (
-	"bufio"
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
+	agentinstall "github.com/agentline/agentline/test/install"
+
 	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 )
 
@@ -46,26 +43,7 @@ func repoRoot(t testing.TB) string {
 }
 
 // splitDocs splits a multi-document YAML stream into its non-empty documents (raw YAML).
-func splitDocs(data []byte) ([][]byte, error) {
-	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-	var out [][]byte
-	for {
-		doc, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		var m map[string]any
-		if err := yaml.Unmarshal(doc, &m); err != nil {
-			return nil, err
-		}
-		if len(m) > 0 {
-			out = append(out, doc)
-		}
-	}
-}
+var splitDocs = agentinstall.SplitDocs
 
 // loadTask reads tasks/<name>/<name>.yaml strictly (an unknown field is an error).
 func loadTask(t testing.TB, name string) *pipelinev1.Task {

@@ -1,0 +1,650 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/go-github/v66/github"
+	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"knative.dev/pkg/apis"
+
+	"github.com/agentline/agentline/pkg/runs"
+	"github.com/agentline/agentline/pkg/slots"
+	"github.com/agentline/agentline/test/install"
+	"github.com/agentline/agentline/test/stack"
+)
+
+// Names of agentline's install the demo uses.
+const (
+	SystemNamespace = "agentline-system"
+	controllerName  = "agentline-controller"
+	// StagingNamespace is the sample's ai-staging environment.
+	StagingNamespace = "shopfront-ai-staging"
+	project          = "shopfront"
+)
+
+// Driver runs the demo's steps against the stack and a Server's admin API.
+type Driver struct {
+	Env *stack.Env
+	// AdminURL is the Server's admin API.
+	AdminURL string
+	// Out receives the progress a person follows.
+	Out io.Writer
+	// OpenAIKey, when set, makes the agent use the real model instead of the scripted one.
+	OpenAIKey string
+	// Timeout bounds each PipelineRun.
+	Timeout time.Duration
+
+	state State
+}
+
+// Step names what failed: the demo exits non-zero naming it.
+type Step struct {
+	Name string
+	Err  error
+}
+
+func (e *Step) Error() string { return fmt.Sprintf("demo step %q failed: %v", e.Name, e.Err) }
+func (e *Step) Unwrap() error { return e.Err }
+
+func step(name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &Step{Name: name, Err: err}
+}
+
+func (d *Driver) printf(format string, args ...any) {
+	fmt.Fprintf(d.Out, format, args...)
+}
+
+// State reads the Server's state.
+func (d *Driver) State(ctx context.Context) (State, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.AdminURL+"/demo/state", nil)
+	if err != nil {
+		return State{}, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return State{}, fmt.Errorf("demo server at %s: %w", d.AdminURL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return State{}, fmt.Errorf("demo server: GET /demo/state: %s", resp.Status)
+	}
+	var st State
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return State{}, err
+	}
+	d.state = st
+	return st, nil
+}
+
+// Event asks the Server to deliver ev to the controller's webhook endpoint.
+func (d *Driver) Event(ctx context.Context, kind string, pr int) (*EventResult, error) {
+	target, err := d.controllerURL(ctx)
+	if err != nil {
+		return nil, err
+	}
+	body, _ := json.Marshal(Event{Kind: kind, Target: target, PR: pr})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.AdminURL+"/demo/event", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("demo server: %w", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("demo server: %s event: %s %s", kind, resp.Status, strings.TrimSpace(string(b)))
+	}
+	var res EventResult
+	if err := json.Unmarshal(b, &res); err != nil {
+		return nil, err
+	}
+	if res.StatusCode/100 != 2 {
+		return &res, fmt.Errorf("the controller answered the %s webhook (delivery %s) with %d: %s", res.Event, res.Delivery, res.StatusCode, strings.TrimSpace(res.Body))
+	}
+	return &res, nil
+}
+
+// controllerURL is the controller's webhook endpoint through its Service's cluster IP (kube-proxy
+// makes cluster IPs reachable from the node itself).
+func (d *Driver) controllerURL(ctx context.Context) (string, error) {
+	svc, err := d.Env.Kube.CoreV1().Services(SystemNamespace).Get(ctx, controllerName, metav1.GetOptions{})
+	if err != nil {
+		return "", fmt.Errorf("controller Service: %w", err)
+	}
+	return "http://" + svc.Spec.ClusterIP + ":80/", nil
+}
+
+// Install applies agentline's install (config/, with its ko:// images resolved to the images
+// make images pushed) with the demo's settings: the GitHub fake's URL and tokens, the sample's
+// agent image and model, and the ai-staging namespace's bindings (an administrator's job).
+func (d *Driver) Install(ctx context.Context) error {
+	st := d.state
+	start := time.Now()
+	objs, err := install.Build(d.Env.Stack.Root, filepath.Join(d.Env.Stack.Root, "config"))
+	if err != nil {
+		return err
+	}
+	install.Strip(objs)
+	ap, err := stack.NewApplier(d.Env.Config)
+	if err != nil {
+		return err
+	}
+	agentEnv := map[string]string{"REGISTRY_HOST": d.Env.Registry}
+	if d.OpenAIKey != "" {
+		agentEnv["OPENAI_API_KEY"] = d.OpenAIKey
+	} else {
+		agentEnv["MODEL_URL"], agentEnv["LOCAL_MODEL_KEY"] = st.ModelURL, st.ModelKey
+	}
+	runParams := fmt.Sprintf("agent-image: %s/agentline/agent:latest\n", d.Env.Registry)
+	for _, o := range objs {
+		b, err := o.MarshalJSON()
+		if err != nil {
+			return err
+		}
+		if err := o.UnmarshalJSON([]byte(d.Env.ResolveKo(string(b)))); err != nil {
+			return err
+		}
+		switch {
+		case o.GetKind() == "PersistentVolumeClaim" && o.GetName() == "agentline-workspace":
+			// The node's local-path volumes are ReadWriteOnce; Tekton's affinity assistant keeps
+			// a run's pods on the node that holds the volume.
+			_ = unstructured.SetNestedStringSlice(o.Object, []string{"ReadWriteOnce"}, "spec", "accessModes")
+			_ = unstructured.SetNestedField(o.Object, "4Gi", "spec", "resources", "requests", "storage")
+		case o.GetKind() == "ConfigMap" && o.GetName() == "agentline-config":
+			for k, v := range map[string]string{
+				"allowed-users": Owner, "ignored-users": Bot, "github-url": st.GitHubURL + "/api/v3/",
+				"run-params": runParams, "max-slots": "2",
+			} {
+				_ = unstructured.SetNestedField(o.Object, v, "data", k)
+			}
+		}
+		if err := ap.Apply(ctx, o); err != nil {
+			return err
+		}
+	}
+	secrets := map[string]map[string]string{
+		"agentline-github":         {"token": st.BotToken},
+		"agentline-github-webhook": {"secret": st.WebhookSecret},
+		"agentline-agent":          agentEnv,
+	}
+	for name, data := range secrets {
+		s := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "v1", "kind": "Secret",
+			"metadata":   map[string]any{"name": name, "namespace": SystemNamespace},
+			"stringData": toAny(data),
+		}}
+		if err := ap.Apply(ctx, s); err != nil {
+			return err
+		}
+	}
+	// ai-staging is not a slot: an administrator creates its namespace and bindings once.
+	staging := fmt.Sprintf(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":%q}}`, StagingNamespace)
+	bindings := []string{staging}
+	for _, b := range [][2]string{{"agentline-render", "agentline-slot-render"}, {"agentline-agent", "agentline-slot-agent"}} {
+		sa := "agentline-run"
+		if b[0] == "agentline-agent" {
+			sa = "agentline-agent"
+		}
+		bindings = append(bindings, fmt.Sprintf(`{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"RoleBinding","metadata":{"name":%q,"namespace":%q},`+
+			`"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":%q},"subjects":[{"kind":"ServiceAccount","name":%q,"namespace":%q}]}`,
+			b[0], StagingNamespace, b[1], sa, SystemNamespace))
+	}
+	for _, j := range bindings {
+		o := &unstructured.Unstructured{}
+		if err := o.UnmarshalJSON([]byte(j)); err != nil {
+			return err
+		}
+		if err := ap.Apply(ctx, o); err != nil {
+			return err
+		}
+	}
+	d.printf("✓ installed agentline from config/ (%d objects, images from %s) in %.0fs\n", len(objs), d.Env.Registry, time.Since(start).Seconds())
+	return d.waitController(ctx)
+}
+
+func toAny(m map[string]string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// waitController waits for the controller Deployment's new pods to be ready (a changed Secret
+// or image rolls it).
+func (d *Driver) waitController(ctx context.Context) error {
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		dep, err := d.Env.Kube.AppsV1().Deployments(SystemNamespace).Get(ctx, controllerName, metav1.GetOptions{})
+		if err == nil && dep.Status.ObservedGeneration >= dep.Generation && dep.Status.UpdatedReplicas == *dep.Spec.Replicas &&
+			dep.Status.ReadyReplicas == *dep.Spec.Replicas && dep.Status.Replicas == *dep.Spec.Replicas {
+			d.printf("✓ controller %s/%s ready\n", SystemNamespace, controllerName)
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("controller Deployment not ready after 3m (kubectl -n %s describe deploy %s): %v", SystemNamespace, controllerName, err)
+		}
+		if err := sleep(ctx, time.Second); err != nil {
+			return err
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
+// runFor waits for the PipelineRun the controller created for a delivery.
+func (d *Driver) runFor(ctx context.Context, delivery string) (*pipelinev1.PipelineRun, error) {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		prs, err := d.Env.Tekton.TektonV1().PipelineRuns(SystemNamespace).List(ctx, metav1.ListOptions{
+			LabelSelector: runs.LabelDelivery + "=" + runs.LabelValue(delivery)})
+		if err != nil {
+			return nil, err
+		}
+		if len(prs.Items) > 0 {
+			return &prs.Items[0], nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("no PipelineRun for delivery %s after 1m", delivery)
+		}
+		if err := sleep(ctx, 500*time.Millisecond); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// Follow prints the run's tasks as they start and end, and returns the finished run.
+func (d *Driver) Follow(ctx context.Context, name string) (*pipelinev1.PipelineRun, error) {
+	tekton := d.Env.Tekton.TektonV1()
+	timeout := d.Timeout
+	if timeout == 0 {
+		timeout = 20 * time.Minute
+	}
+	deadline := time.Now().Add(timeout)
+	seen := map[string]string{}
+	started := false
+	for {
+		pr, err := tekton.PipelineRuns(SystemNamespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return nil, err
+		}
+		if !started && pr.Spec.Status == "" && pr.Status.StartTime != nil {
+			started = true
+			d.printf("  ▶ %s started\n", name)
+		}
+		trs, err := tekton.TaskRuns(SystemNamespace).List(ctx, metav1.ListOptions{LabelSelector: "tekton.dev/pipelineRun=" + name})
+		if err != nil {
+			return nil, err
+		}
+		sort.Slice(trs.Items, func(i, j int) bool { return trs.Items[i].CreationTimestamp.Before(&trs.Items[j].CreationTimestamp) })
+		for _, tr := range trs.Items {
+			task := tr.Labels["tekton.dev/pipelineTask"]
+			state := "running"
+			c := tr.Status.GetCondition(apis.ConditionSucceeded)
+			switch {
+			case c.IsTrue():
+				state = "succeeded"
+			case c.IsFalse():
+				state = "failed"
+			}
+			if seen[task] == state {
+				continue
+			}
+			seen[task] = state
+			switch state {
+			case "running":
+				d.printf("    • %-10s started\n", task)
+			case "succeeded":
+				d.printf("    ✓ %-10s succeeded in %s\n", task, taskDuration(&tr))
+			case "failed":
+				d.printf("    ✗ %-10s failed: %s\n", task, c.Message)
+			}
+		}
+		if c := pr.Status.GetCondition(apis.ConditionSucceeded); c != nil && !c.IsUnknown() {
+			return pr, nil
+		}
+		if time.Now().After(deadline) {
+			return pr, fmt.Errorf("PipelineRun %s not done after %s", name, timeout)
+		}
+		if err := sleep(ctx, time.Second); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func taskDuration(tr *pipelinev1.TaskRun) string {
+	if tr.Status.StartTime == nil || tr.Status.CompletionTime == nil {
+		return "?"
+	}
+	return tr.Status.CompletionTime.Sub(tr.Status.StartTime.Time).Round(time.Second).String()
+}
+
+// runEvent delivers an event and follows the PipelineRun it starts to its end.
+func (d *Driver) runEvent(ctx context.Context, kind string, pr int) (*pipelinev1.PipelineRun, *EventResult, error) {
+	res, err := d.Event(ctx, kind, pr)
+	if err != nil {
+		return nil, res, err
+	}
+	d.printf("✓ %s webhook accepted by the controller (delivery %s)\n", res.Event, res.Delivery)
+	run, err := d.runFor(ctx, res.Delivery)
+	if err != nil {
+		return nil, res, err
+	}
+	d.printf("  PipelineRun %s/%s (pipeline %s)\n", SystemNamespace, run.Name, run.Spec.PipelineRef.Name)
+	done, err := d.Follow(ctx, run.Name)
+	if err != nil {
+		return done, res, err
+	}
+	c := done.Status.GetCondition(apis.ConditionSucceeded)
+	if !c.IsTrue() {
+		return done, res, fmt.Errorf("PipelineRun %s %s: %s (tkn pr logs %s -n %s)", done.Name, c.Reason, c.Message, done.Name, SystemNamespace)
+	}
+	d.printf("  ✓ %s succeeded in %s\n", done.Name, done.Status.CompletionTime.Sub(done.Status.StartTime.Time).Round(time.Second))
+	return done, res, nil
+}
+
+// Outcome is what the main scenario produced.
+type Outcome struct {
+	Issue    int
+	Run      string
+	PR       *github.PullRequest
+	Slot     int
+	Lease    string
+	SlotNS   string
+	Comment  string
+	Duration time.Duration // labelled event to pull request
+}
+
+// Run is `make demo`: install, deploy ai-staging from main (once), file the issue labelled
+// [ai-dev], follow the run to the draft pull request, and print the summary.
+func (d *Driver) Run(ctx context.Context) (*Outcome, error) {
+	if _, err := d.State(ctx); err != nil {
+		return nil, step("demo server", err)
+	}
+	if err := d.Install(ctx); err != nil {
+		return nil, step("install", err)
+	}
+	if ok, err := d.stagingDeployed(ctx); err != nil {
+		return nil, step("staging", err)
+	} else if !ok {
+		d.printf("→ push to main: deploying the ai-staging environment (services.yaml is read from it)\n")
+		if _, _, err := d.runEvent(ctx, "push", 0); err != nil {
+			return nil, step("staging-deploy", err)
+		}
+	} else {
+		d.printf("✓ ai-staging already deployed from main\n")
+	}
+	d.printf("→ issue %q labelled [ai-dev]\n", IssueTitle)
+	start := time.Now()
+	run, res, err := d.runEvent(ctx, "label", 0)
+	if err != nil {
+		return nil, step("ai-dev", err)
+	}
+	out := &Outcome{Issue: res.Issue, Run: run.Name, Duration: time.Since(start)}
+	gh, err := d.github()
+	if err != nil {
+		return nil, step("summary", err)
+	}
+	owner, name, _ := strings.Cut(Repo, "/")
+	pulls, _, err := gh.PullRequests.List(ctx, owner, name, &github.PullRequestListOptions{State: "all", Head: owner + ":codex/issue-" + strconv.Itoa(res.Issue)})
+	if err != nil || len(pulls) == 0 {
+		return nil, step("pull request", fmt.Errorf("no pull request from codex/issue-%d: %v", res.Issue, err))
+	}
+	out.PR = pulls[0]
+	d.printf("✓ pull request #%d %s\n", out.PR.GetNumber(), out.PR.GetHTMLURL())
+	if err := d.fillSlot(ctx, out); err != nil {
+		return nil, step("summary", err)
+	}
+	comments, _, err := gh.Issues.ListComments(ctx, owner, name, res.Issue, nil)
+	if err != nil {
+		return nil, step("summary", err)
+	}
+	for _, c := range comments {
+		if c.GetUser().GetLogin() == Bot {
+			out.Comment = c.GetBody()
+		}
+	}
+	d.summary(ctx, out)
+	return out, nil
+}
+
+func (d *Driver) github() (*github.Client, error) {
+	return github.NewClient(nil).WithAuthToken(d.state.OwnerToken).WithEnterpriseURLs(d.state.GitHubURL+"/api/v3/", d.state.GitHubURL+"/api/uploads/")
+}
+
+// stagingDeployed reports whether a staging-deploy run succeeded already.
+func (d *Driver) stagingDeployed(ctx context.Context) (bool, error) {
+	prs, err := d.Env.Tekton.TektonV1().PipelineRuns(SystemNamespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return false, err
+	}
+	for _, pr := range prs.Items {
+		if pr.Spec.PipelineRef != nil && pr.Spec.PipelineRef.Name == "staging-deploy" && pr.Status.GetCondition(apis.ConditionSucceeded).IsTrue() {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// fillSlot finds the slot Lease the issue holds and its namespace.
+func (d *Driver) fillSlot(ctx context.Context, out *Outcome) error {
+	leases, err := d.Env.Kube.CoordinationV1().Leases(SystemNamespace).List(ctx, metav1.ListOptions{LabelSelector: fmt.Sprintf("%s=%s,%s=%s,%s=%d",
+		slots.LabelProject, project, slots.LabelKind, slots.KindSlot, slots.LabelIssue, out.Issue)})
+	if err != nil {
+		return err
+	}
+	if len(leases.Items) == 0 {
+		return nil
+	}
+	l := leases.Items[0]
+	out.Lease = l.Name
+	out.Slot, _ = strconv.Atoi(l.Labels[slots.LabelSlot])
+	out.SlotNS = fmt.Sprintf("%s-dev-%d", project, out.Slot)
+	return nil
+}
+
+func (d *Driver) summary(ctx context.Context, out *Outcome) {
+	pr := out.PR
+	d.printf("\n═══ agentline demo: issue #%d → pull request #%d in %s ═══\n", out.Issue, pr.GetNumber(), out.Duration.Round(time.Second))
+	d.printf("Pull request  %s%s\n", pr.GetTitle(), map[bool]string{true: " (draft)", false: ""}[pr.GetDraft()])
+	d.printf("  branch      %s → %s\n", pr.GetHead().GetRef(), pr.GetBase().GetRef())
+	d.printf("  url         %s\n", pr.GetHTMLURL())
+	if stat, err := d.diffStat(pr.GetBase().GetRef(), pr.GetHead().GetRef()); err == nil {
+		d.printf("  diff\n%s\n", indent(stat, "    "))
+	}
+	if out.Lease != "" {
+		d.printf("Slot          %d (Lease %s/%s), namespace %s\n", out.Slot, SystemNamespace, out.Lease, out.SlotNS)
+		pods, err := d.Env.Kube.CoreV1().Pods(out.SlotNS).List(ctx, metav1.ListOptions{})
+		if err == nil {
+			for _, p := range pods.Items {
+				d.printf("  pod         %-40s %s\n", p.Name, podState(&p))
+			}
+		}
+	}
+	if out.Comment != "" {
+		d.printf("Issue comment (sticky, by %s)\n%s\n", Bot, indent(out.Comment, "  │ "))
+	}
+	d.printf(`Look further
+  export KUBECONFIG=%s
+  kubectl -n %s get pipelineruns,taskruns        # or: tkn pr list -n %s
+  kubectl -n %s get pods
+  curl -s -H "Authorization: token %s" %s/api/v3/repos/%s/pulls/%d
+Next
+  make demo-review   # request changes on the PR: the review pipeline runs, the agent answers
+  make demo-close    # merge the PR: the slot is released and its environment destroyed
+  make demo          # label another issue
+`, d.Env.Kubeconfig, SystemNamespace, SystemNamespace, out.SlotNS, d.state.OwnerToken, d.state.GitHubURL, Repo, pr.GetNumber())
+}
+
+// diffStat is `git diff --stat base...head` in a fresh clone of the repository.
+func (d *Driver) diffStat(base, head string) (string, error) {
+	dir, err := os.MkdirTemp("", "demo-clone-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
+		out, err := cmd.CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	if out, err := run("clone", "-q", d.state.CloneURL, "."); err != nil {
+		return "", fmt.Errorf("git clone: %v: %s", err, out)
+	}
+	return run("diff", "--stat", "origin/"+base+"...origin/"+head)
+}
+
+func podState(p *corev1.Pod) string {
+	ready := 0
+	for _, c := range p.Status.ContainerStatuses {
+		if c.Ready {
+			ready++
+		}
+	}
+	return fmt.Sprintf("%s, %d/%d ready", p.Status.Phase, ready, len(p.Spec.Containers))
+}
+
+func indent(s, prefix string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i := range lines {
+		lines[i] = prefix + lines[i]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// latestPR returns the newest pull request of the repository from an agent branch.
+func (d *Driver) latestPR(ctx context.Context) (*github.PullRequest, error) {
+	gh, err := d.github()
+	if err != nil {
+		return nil, err
+	}
+	owner, name, _ := strings.Cut(Repo, "/")
+	pulls, _, err := gh.PullRequests.List(ctx, owner, name, &github.PullRequestListOptions{State: "open"})
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pulls {
+		if strings.HasPrefix(p.GetHead().GetRef(), "codex/") {
+			return p, nil
+		}
+	}
+	return nil, fmt.Errorf("no open pull request from a codex/ branch in %s: run make demo first", Repo)
+}
+
+// Review is `make demo-review`: changes requested on the latest agent PR with one comment; the
+// review pipeline runs; the PR gets a new commit.
+func (d *Driver) Review(ctx context.Context) (*github.PullRequest, error) {
+	if _, err := d.State(ctx); err != nil {
+		return nil, step("demo server", err)
+	}
+	pr, err := d.latestPR(ctx)
+	if err != nil {
+		return nil, step("pull request", err)
+	}
+	d.printf("→ %s requests changes on #%d: %q\n", Owner, pr.GetNumber(), ReviewComment)
+	if _, _, err := d.runEvent(ctx, "review", pr.GetNumber()); err != nil {
+		return nil, step("ai-dev-review", err)
+	}
+	gh, err := d.github()
+	if err != nil {
+		return nil, err
+	}
+	owner, name, _ := strings.Cut(Repo, "/")
+	after, _, err := gh.PullRequests.Get(ctx, owner, name, pr.GetNumber())
+	if err != nil {
+		return nil, step("summary", err)
+	}
+	commits, _, _ := gh.PullRequests.ListCommits(ctx, owner, name, pr.GetNumber(), nil)
+	d.printf("✓ #%d head %s → %s (%d commits)\n", pr.GetNumber(), short(pr.GetHead().GetSHA()), short(after.GetHead().GetSHA()), len(commits))
+	replies, _, _ := gh.PullRequests.ListComments(ctx, owner, name, pr.GetNumber(), nil)
+	for _, c := range replies {
+		if c.GetUser().GetLogin() == Bot {
+			d.printf("  reply by %s on %s:\n%s\n", Bot, c.GetPath(), indent(c.GetBody(), "  │ "))
+		}
+	}
+	return after, nil
+}
+
+func short(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}
+
+// Close is `make demo-close`: the latest agent PR is merged; cleanup releases the slot and
+// destroys its environment.
+func (d *Driver) Close(ctx context.Context) (*Outcome, error) {
+	if _, err := d.State(ctx); err != nil {
+		return nil, step("demo server", err)
+	}
+	pr, err := d.latestPR(ctx)
+	if err != nil {
+		return nil, step("pull request", err)
+	}
+	issue := 0
+	if n, err := strconv.Atoi(strings.TrimPrefix(pr.GetHead().GetRef(), "codex/issue-")); err == nil {
+		issue = n
+	}
+	out := &Outcome{Issue: issue, PR: pr}
+	_ = d.fillSlot(ctx, out)
+	d.printf("→ %s merges #%d (%s)\n", Owner, pr.GetNumber(), pr.GetHead().GetRef())
+	if _, _, err := d.runEvent(ctx, "close", pr.GetNumber()); err != nil {
+		return nil, step("cleanup", err)
+	}
+	left := &Outcome{Issue: issue}
+	if err := d.fillSlot(ctx, left); err != nil {
+		return nil, step("summary", err)
+	}
+	if left.Lease != "" {
+		return nil, step("cleanup", fmt.Errorf("slot Lease %s still held by issue #%d", left.Lease, issue))
+	}
+	d.printf("✓ slot %d released (Lease %s gone)\n", out.Slot, out.Lease)
+	if out.SlotNS != "" {
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			_, err := d.Env.Kube.CoreV1().Namespaces().Get(ctx, out.SlotNS, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				d.printf("✓ environment destroyed (namespace %s deleted)\n", out.SlotNS)
+				break
+			}
+			if time.Now().After(deadline) {
+				return nil, step("cleanup", fmt.Errorf("namespace %s still there after 2m", out.SlotNS))
+			}
+			if err := sleep(ctx, time.Second); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
