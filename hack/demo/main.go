@@ -11,6 +11,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log"
@@ -117,13 +119,33 @@ func serve(ctx context.Context) error {
 	if err := os.RemoveAll(p.dir); err != nil {
 		return err
 	}
-	s, err := demo.NewServer(p, c.NodeIP, c.Ports.DemoGitHub, c.Ports.DemoModel, c.Ports.DemoAdmin)
+	seed, err := stackSeed(c)
+	if err != nil {
+		return err
+	}
+	s, err := demo.NewServer(p, demo.Options{Host: c.NodeIP, GitHubPort: c.Ports.DemoGitHub, ModelPort: c.Ports.DemoModel,
+		AdminPort: c.Ports.DemoAdmin, Seed: seed})
 	if err != nil {
 		return err
 	}
 	log.Printf("GitHub fake %s, model %s, admin %s", s.GH.URL, s.Model.URL, s.AdminURL)
 	<-ctx.Done()
 	return nil
+}
+
+// stackSeed is a random seed kept in the stack's folder: a restarted server has the same
+// credentials as the Secrets installed before.
+func stackSeed(c stack.Config) (string, error) {
+	path := filepath.Join(c.Dir, "demo-seed")
+	if b, err := os.ReadFile(path); err == nil && len(b) > 0 {
+		return string(b), nil
+	}
+	buf := make([]byte, 16)
+	if _, err := rand.Read(buf); err != nil {
+		return "", err
+	}
+	seed := hex.EncodeToString(buf)
+	return seed, os.WriteFile(path, []byte(seed), 0o600)
 }
 
 // procTB gives the GitHub fake what it needs from a test, in a long-running process.

@@ -189,3 +189,18 @@ func (p *Pool) GC(ctx context.Context) ([]SlotStatus, error) {
 	}
 	return freed, errors.Join(errs...)
 }
+
+// Holder returns the holder key and slot of the Lease claim c holds: the Lease of c.Key, else
+// one of the same repository labelled with c.Issue, else with c.PR (a pull request linked to an
+// issue's slot is closed under its own key). It returns an error wrapping ErrNotHeld when none.
+func (p *Pool) Holder(ctx context.Context, c Claim) (string, int, error) {
+	snap, err := p.list(ctx)
+	if err != nil {
+		return "", 0, err
+	}
+	l := p.findHeld(snap, c)
+	if l == nil {
+		return "", 0, fmt.Errorf("%q (issue %d, pr %d) in pool %s: %w", c.Key, c.Issue, c.PR, p, ErrNotHeld)
+	}
+	return holder(l), labelInt(l, LabelSlot), nil
+}

@@ -323,3 +323,27 @@ func mkNS(t *testing.T, c *cluster, name string) {
 	}
 	t.Cleanup(func() { _ = c.kube.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{}) })
 }
+
+func TestHolderOfLinkedPR(t *testing.T) {
+	onBoth(t, func(t *testing.T, c *cluster) {
+		ctx := context.Background()
+		p := newPool(t, c, 2)
+		acquire(t, p, "o/r#1", 1, 0)
+		if _, err := p.Link(ctx, slots.Claim{Key: "o/r#1", Issue: 1, PR: 7}); err != nil {
+			t.Fatal(err)
+		}
+		// The PR's close arrives under the PR's own key: its slot is the issue's.
+		key, slot, err := p.Holder(ctx, slots.Claim{Key: "o/r#7", PR: 7})
+		if err != nil || key != "o/r#1" || slot != 1 {
+			t.Fatalf("Holder(o/r#7, pr 7) = %q, %d, %v; want o/r#1, 1", key, slot, err)
+		}
+		// The same PR number in another repository holds nothing.
+		_, _, err = p.Holder(ctx, slots.Claim{Key: "x/y#7", PR: 7})
+		mustErr(t, err, slots.ErrNotHeld)
+		if _, err := p.Release(ctx, key, slot); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = p.Holder(ctx, slots.Claim{Key: "o/r#7", PR: 7})
+		mustErr(t, err, slots.ErrNotHeld)
+	})
+}

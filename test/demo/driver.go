@@ -3,6 +3,9 @@ package demo
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -23,7 +26,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"knative.dev/pkg/apis"
 
-	"github.com/agentline/agentline/pkg/runs"
+	"github.com/agentline/agentline/pkg/webhook"
+	agithub "github.com/agentline/agentline/pkg/github"
 	"github.com/agentline/agentline/pkg/slots"
 	"github.com/agentline/agentline/test/install"
 	"github.com/agentline/agentline/test/stack"
@@ -119,9 +123,12 @@ func (d *Driver) Event(ctx context.Context, kind string, pr int) (*EventResult, 
 	if err := json.Unmarshal(b, &res); err != nil {
 		return nil, err
 	}
-	if res.StatusCode/100 != 2 {
+	var answer webhook.Response
+	_ = json.Unmarshal([]byte(res.Body), &answer)
+	if res.StatusCode/100 != 2 || answer.Run == "" {
 		return &res, fmt.Errorf("the controller answered the %s webhook (delivery %s) with %d: %s", res.Event, res.Delivery, res.StatusCode, strings.TrimSpace(res.Body))
 	}
+	res.Run = answer.Run
 	return &res, nil
 }
 
@@ -157,6 +164,26 @@ func (d *Driver) Install(ctx context.Context) error {
 		agentEnv["MODEL_URL"], agentEnv["LOCAL_MODEL_KEY"] = st.ModelURL, st.ModelKey
 	}
 	runParams := fmt.Sprintf("agent-image: %s/agentline/agent:latest\n", d.Env.Registry)
+	// The namespace and the Secrets first: the controller mounts them.
+	if err := ap.Apply(ctx, &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": SystemNamespace}}}); err != nil {
+		return err
+	}
+	secrets := map[string]map[string]string{
+		"agentline-github":         {"token": st.BotToken},
+		"agentline-github-webhook": {"secret": st.WebhookSecret},
+		"agentline-agent":          agentEnv,
+	}
+	for name, data := range secrets {
+		s := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "v1", "kind": "Secret",
+			"metadata":   map[string]any{"name": name, "namespace": SystemNamespace},
+			"stringData": toAny(data),
+		}}
+		if err := ap.Apply(ctx, s); err != nil {
+			return err
+		}
+	}
 	for _, o := range objs {
 		b, err := o.MarshalJSON()
 		if err != nil {
@@ -171,6 +198,9 @@ func (d *Driver) Install(ctx context.Context) error {
 			// a run's pods on the node that holds the volume.
 			_ = unstructured.SetNestedStringSlice(o.Object, []string{"ReadWriteOnce"}, "spec", "accessModes")
 			_ = unstructured.SetNestedField(o.Object, "4Gi", "spec", "resources", "requests", "storage")
+		case o.GetKind() == "Deployment" && o.GetName() == controllerName:
+			// A changed Secret restarts the controller (mounted Secrets update only after a while).
+			_ = unstructured.SetNestedField(o.Object, secretsHash(secrets), "spec", "template", "metadata", "annotations", "agentline.dev/demo-secrets")
 		case o.GetKind() == "ConfigMap" && o.GetName() == "agentline-config":
 			for k, v := range map[string]string{
 				"allowed-users": Owner, "ignored-users": Bot, "github-url": st.GitHubURL + "/api/v3/",
@@ -180,21 +210,6 @@ func (d *Driver) Install(ctx context.Context) error {
 			}
 		}
 		if err := ap.Apply(ctx, o); err != nil {
-			return err
-		}
-	}
-	secrets := map[string]map[string]string{
-		"agentline-github":         {"token": st.BotToken},
-		"agentline-github-webhook": {"secret": st.WebhookSecret},
-		"agentline-agent":          agentEnv,
-	}
-	for name, data := range secrets {
-		s := &unstructured.Unstructured{Object: map[string]any{
-			"apiVersion": "v1", "kind": "Secret",
-			"metadata":   map[string]any{"name": name, "namespace": SystemNamespace},
-			"stringData": toAny(data),
-		}}
-		if err := ap.Apply(ctx, s); err != nil {
 			return err
 		}
 	}
@@ -223,6 +238,12 @@ func (d *Driver) Install(ctx context.Context) error {
 	return d.waitController(ctx)
 }
 
+func secretsHash(secrets map[string]map[string]string) string {
+	b, _ := json.Marshal(secrets) // maps marshal in key order
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
 func toAny(m map[string]string) map[string]any {
 	out := make(map[string]any, len(m))
 	for k, v := range m {
@@ -239,8 +260,14 @@ func (d *Driver) waitController(ctx context.Context) error {
 		dep, err := d.Env.Kube.AppsV1().Deployments(SystemNamespace).Get(ctx, controllerName, metav1.GetOptions{})
 		if err == nil && dep.Status.ObservedGeneration >= dep.Generation && dep.Status.UpdatedReplicas == *dep.Spec.Replicas &&
 			dep.Status.ReadyReplicas == *dep.Spec.Replicas && dep.Status.Replicas == *dep.Spec.Replicas {
-			d.printf("✓ controller %s/%s ready\n", SystemNamespace, controllerName)
-			return nil
+			// Ready pods: wait until the webhook endpoint answers through the Service.
+			if url, uerr := d.controllerURL(ctx); uerr == nil {
+				if resp, herr := http.Get(url); herr == nil {
+					resp.Body.Close()
+					d.printf("✓ controller %s/%s ready, webhook endpoint %s\n", SystemNamespace, controllerName, url)
+					return nil
+				}
+			}
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("controller Deployment not ready after 3m (kubectl -n %s describe deploy %s): %v", SystemNamespace, controllerName, err)
@@ -257,27 +284,6 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	case <-time.After(d):
 		return nil
-	}
-}
-
-// runFor waits for the PipelineRun the controller created for a delivery.
-func (d *Driver) runFor(ctx context.Context, delivery string) (*pipelinev1.PipelineRun, error) {
-	deadline := time.Now().Add(time.Minute)
-	for {
-		prs, err := d.Env.Tekton.TektonV1().PipelineRuns(SystemNamespace).List(ctx, metav1.ListOptions{
-			LabelSelector: runs.LabelDelivery + "=" + runs.LabelValue(delivery)})
-		if err != nil {
-			return nil, err
-		}
-		if len(prs.Items) > 0 {
-			return &prs.Items[0], nil
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("no PipelineRun for delivery %s after 1m", delivery)
-		}
-		if err := sleep(ctx, 500*time.Millisecond); err != nil {
-			return nil, err
-		}
 	}
 }
 
@@ -354,7 +360,7 @@ func (d *Driver) runEvent(ctx context.Context, kind string, pr int) (*pipelinev1
 		return nil, res, err
 	}
 	d.printf("✓ %s webhook accepted by the controller (delivery %s)\n", res.Event, res.Delivery)
-	run, err := d.runFor(ctx, res.Delivery)
+	run, err := d.Env.Tekton.TektonV1().PipelineRuns(SystemNamespace).Get(ctx, res.Run, metav1.GetOptions{})
 	if err != nil {
 		return nil, res, err
 	}
@@ -388,6 +394,9 @@ type Outcome struct {
 func (d *Driver) Run(ctx context.Context) (*Outcome, error) {
 	if _, err := d.State(ctx); err != nil {
 		return nil, step("demo server", err)
+	}
+	if err := d.resetIfStale(ctx); err != nil {
+		return nil, step("reset", err)
 	}
 	if err := d.Install(ctx); err != nil {
 		return nil, step("install", err)
@@ -428,7 +437,7 @@ func (d *Driver) Run(ctx context.Context) (*Outcome, error) {
 		return nil, step("summary", err)
 	}
 	for _, c := range comments {
-		if c.GetUser().GetLogin() == Bot {
+		if c.GetUser().GetLogin() == Bot && strings.Contains(c.GetBody(), agithub.Marker("status")) {
 			out.Comment = c.GetBody()
 		}
 	}
@@ -438,6 +447,67 @@ func (d *Driver) Run(ctx context.Context) (*Outcome, error) {
 
 func (d *Driver) github() (*github.Client, error) {
 	return github.NewClient(nil).WithAuthToken(d.state.OwnerToken).WithEnterpriseURLs(d.state.GitHubURL+"/api/v3/", d.state.GitHubURL+"/api/uploads/")
+}
+
+// resetIfStale clears what an earlier demo left in the cluster when the Server is new (its
+// GitHub has no issue yet): runs, slot Leases and namespaces, and the workspace volume hold
+// checkouts of a repository that no longer exists.
+func (d *Driver) resetIfStale(ctx context.Context) error {
+	if d.state.Issue != 0 {
+		return nil
+	}
+	tekton := d.Env.Tekton.TektonV1().PipelineRuns(SystemNamespace)
+	prs, err := tekton.List(ctx, metav1.ListOptions{})
+	if err != nil || len(prs.Items) == 0 {
+		return err
+	}
+	d.printf("→ a new GitHub fake: clearing %d runs, the slots and the workspace of an earlier demo\n", len(prs.Items))
+	bg := metav1.DeletePropagationForeground
+	if err := tekton.DeleteCollection(ctx, metav1.DeleteOptions{PropagationPolicy: &bg}, metav1.ListOptions{}); err != nil {
+		return err
+	}
+	leases := d.Env.Kube.CoordinationV1().Leases(SystemNamespace)
+	if err := leases.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: slots.LabelProject + "=" + project}); err != nil {
+		return err
+	}
+	nss, err := d.Env.Kube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/part-of=" + project})
+	if err != nil {
+		return err
+	}
+	var gone []func() bool
+	for _, ns := range nss.Items {
+		if ns.Name == StagingNamespace {
+			continue
+		}
+		if err := d.Env.Kube.CoreV1().Namespaces().Delete(ctx, ns.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+		name := ns.Name
+		gone = append(gone, func() bool {
+			_, err := d.Env.Kube.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+			return apierrors.IsNotFound(err)
+		})
+	}
+	pvcs := d.Env.Kube.CoreV1().PersistentVolumeClaims(SystemNamespace)
+	if err := pvcs.Delete(ctx, "agentline-workspace", metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	gone = append(gone, func() bool {
+		_, err := pvcs.Get(ctx, "agentline-workspace", metav1.GetOptions{})
+		return apierrors.IsNotFound(err)
+	})
+	deadline := time.Now().Add(3 * time.Minute)
+	for _, g := range gone {
+		for !g() {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("an earlier demo's slot namespaces or workspace PVC are not gone after 3m")
+			}
+			if err := sleep(ctx, time.Second); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // stagingDeployed reports whether a staging-deploy run succeeded already.
@@ -479,6 +549,8 @@ func (d *Driver) summary(ctx context.Context, out *Outcome) {
 	d.printf("  url         %s\n", pr.GetHTMLURL())
 	if stat, err := d.diffStat(pr.GetBase().GetRef(), pr.GetHead().GetRef()); err == nil {
 		d.printf("  diff\n%s\n", indent(stat, "    "))
+	} else {
+		d.printf("  diff        (unavailable: %v)\n", err)
 	}
 	if out.Lease != "" {
 		d.printf("Slot          %d (Lease %s/%s), namespace %s\n", out.Slot, SystemNamespace, out.Lease, out.SlotNS)
@@ -496,12 +568,12 @@ func (d *Driver) summary(ctx context.Context, out *Outcome) {
   export KUBECONFIG=%s
   kubectl -n %s get pipelineruns,taskruns        # or: tkn pr list -n %s
   kubectl -n %s get pods
-  curl -s -H "Authorization: token %s" %s/api/v3/repos/%s/pulls/%d
+  tkn pr logs %s -n %s                          # the agent's session, step by step
 Next
   make demo-review   # request changes on the PR: the review pipeline runs, the agent answers
   make demo-close    # merge the PR: the slot is released and its environment destroyed
   make demo          # label another issue
-`, d.Env.Kubeconfig, SystemNamespace, SystemNamespace, out.SlotNS, d.state.OwnerToken, d.state.GitHubURL, Repo, pr.GetNumber())
+`, d.Env.Kubeconfig, SystemNamespace, SystemNamespace, out.SlotNS, out.Run, SystemNamespace)
 }
 
 // diffStat is `git diff --stat base...head` in a fresh clone of the repository.
@@ -511,17 +583,28 @@ func (d *Driver) diffStat(base, head string) (string, error) {
 		return "", err
 	}
 	defer os.RemoveAll(dir)
+	// The token goes through the environment, never the command line.
+	auth := base64.StdEncoding.EncodeToString([]byte("x-access-token:" + d.state.OwnerToken))
 	run := func(args ...string) (string, error) {
 		cmd := exec.Command("git", args...)
 		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
+		cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_COUNT=1",
+			"GIT_CONFIG_KEY_0=http.extraHeader", "GIT_CONFIG_VALUE_0=Authorization: Basic "+auth)
 		out, err := cmd.CombinedOutput()
-		return strings.TrimSpace(string(out)), err
+		return strings.TrimRight(string(out), "\n "), err
 	}
 	if out, err := run("clone", "-q", d.state.CloneURL, "."); err != nil {
 		return "", fmt.Errorf("git clone: %v: %s", err, out)
 	}
-	return run("diff", "--stat", "origin/"+base+"...origin/"+head)
+	return run("diff", "--stat", rev(base)+"..."+rev(head))
+}
+
+// rev names a branch of the clone's origin, or a commit as it is.
+func rev(ref string) string {
+	if len(ref) == 40 && strings.Trim(ref, "0123456789abcdef") == "" {
+		return ref
+	}
+	return "origin/" + ref
 }
 
 func podState(p *corev1.Pod) string {
@@ -584,12 +667,14 @@ func (d *Driver) Review(ctx context.Context) (*github.PullRequest, error) {
 	if err != nil {
 		return nil, step("summary", err)
 	}
-	commits, _, _ := gh.PullRequests.ListCommits(ctx, owner, name, pr.GetNumber(), nil)
-	d.printf("✓ #%d head %s → %s (%d commits)\n", pr.GetNumber(), short(pr.GetHead().GetSHA()), short(after.GetHead().GetSHA()), len(commits))
-	replies, _, _ := gh.PullRequests.ListComments(ctx, owner, name, pr.GetNumber(), nil)
-	for _, c := range replies {
-		if c.GetUser().GetLogin() == Bot {
-			d.printf("  reply by %s on %s:\n%s\n", Bot, c.GetPath(), indent(c.GetBody(), "  │ "))
+	d.printf("✓ #%d has a new commit: %s → %s\n", pr.GetNumber(), short(pr.GetHead().GetSHA()), short(after.GetHead().GetSHA()))
+	if stat, err := d.diffStat(pr.GetHead().GetSHA(), after.GetHead().GetSHA()); err == nil {
+		d.printf("%s\n", indent(stat, "    "))
+	}
+	comments, _, _ := gh.Issues.ListComments(ctx, owner, name, pr.GetNumber(), nil)
+	for _, c := range comments {
+		if c.GetUser().GetLogin() == Bot && strings.Contains(c.GetBody(), agithub.Marker("status")) {
+			d.printf("Reply on #%d (sticky, by %s)\n%s\n", pr.GetNumber(), Bot, indent(c.GetBody(), "  │ "))
 		}
 	}
 	return after, nil

@@ -37,7 +37,7 @@ func TestVersion(t *testing.T) {
 	}
 }
 EOF
-sed -i 's#^\(.*\)mux.HandleFunc("/products", products)$#&\n\1mux.HandleFunc("/version", version)#' main.go && git status --short`,
+{ grep -q '"/version"' main.go || sed -i 's#^\(.*\)mux.HandleFunc("/products", products)$#&\n\1mux.HandleFunc("/version", version)#' main.go; } && git status --short`,
 		`cd services/api && test -z "$(gofmt -l .)" && go vet ./... && go test ./... 2>&1`,
 	}
 	devSummary = "Added `GET /version` to the api service.\n\n" +
@@ -75,7 +75,7 @@ sed -i 's#got\["version"\] != Version {#got["version"] != Version || got["goVers
 // commands already run since the last user message), and plays the next step.
 func Play(req scriptedmodel.Request) scriptedmodel.Step {
 	input, _ := req.Parsed["input"].([]any)
-	lastUser, done := -1, 0
+	lastUser, done, lastOutput := -1, 0, ""
 	for i, it := range input {
 		m, _ := it.(map[string]any)
 		if m["role"] == "user" {
@@ -83,6 +83,7 @@ func Play(req scriptedmodel.Request) scriptedmodel.Step {
 		}
 		if m["type"] == "function_call_output" && i > lastUser {
 			done++
+			lastOutput = scriptedmodel.Request{Parsed: map[string]any{"o": m["output"]}}.Text()
 		}
 	}
 	userText := ""
@@ -98,6 +99,10 @@ func Play(req scriptedmodel.Request) scriptedmodel.Step {
 		return scriptedmodel.Step{Usage: usage, Items: []scriptedmodel.Item{
 			scriptedmodel.ExecCommand(fmt.Sprintf("call_%s_%d", name, done+1), session[done]),
 		}}
+	}
+	// The last command ran the checks: report what really happened.
+	if strings.Contains(lastOutput, "FAIL") || strings.Contains(lastOutput, "panic:") {
+		summary = "The change is in place, but the checks in services/api fail:\n\n```\n" + strings.TrimSpace(lastOutput) + "\n```"
 	}
 	return scriptedmodel.Step{Usage: usage, Items: []scriptedmodel.Item{scriptedmodel.Message(summary)}}
 }

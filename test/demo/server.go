@@ -12,7 +12,9 @@ package demo
 
 import (
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -76,9 +78,26 @@ type Server struct {
 	admin *http.Server
 }
 
-// NewServer starts the fake, the model and the admin API on host (the node address, so that
-// pods reach them) at the given ports (0: any free one), and seeds the sample repository.
-func NewServer(tb fakegithub.TB, host string, ghPort, modelPort, adminPort int) (*Server, error) {
+// Options configure NewServer.
+type Options struct {
+	// Host is the address to listen on: the node address, so that pods reach the servers.
+	Host string
+	// Ports of the fake, the model and the admin API (0: any free one).
+	GitHubPort, ModelPort, AdminPort int
+	// Seed derives the tokens and the webhook secret: the same seed gives the same credentials,
+	// so a restarted server matches the Secrets an earlier run installed.
+	Seed string
+}
+
+// derive returns a credential for purpose from the seed.
+func derive(seed, purpose string) string {
+	sum := sha256.Sum256([]byte(seed + "/" + purpose))
+	return hex.EncodeToString(sum[:16])
+}
+
+// NewServer starts the fake, the model and the admin API and seeds the sample repository.
+func NewServer(tb fakegithub.TB, o Options) (*Server, error) {
+	host, ghPort, modelPort, adminPort := o.Host, o.GitHubPort, o.ModelPort, o.AdminPort
 	listen := func(port int) (net.Listener, error) {
 		return net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	}
@@ -107,10 +126,12 @@ func NewServer(tb fakegithub.TB, host string, ghPort, modelPort, adminPort int) 
 	info := s.GH.CreateRepo(Repo, fakegithub.RepoOptions{Files: files})
 	s.state = State{
 		GitHubURL: s.GH.URL, ModelURL: s.Model.URL, Repo: Repo, CloneURL: info.CloneURL,
-		OwnerToken: s.GH.AddUser(Owner), BotToken: s.GH.AddUser(Bot),
-		WebhookSecret: "demo-webhook-" + strconv.FormatInt(time.Now().UnixNano(), 36),
-		ModelKey:      "sk-demo-scripted-model",
+		OwnerToken: "ghp_" + derive(o.Seed, "owner"), BotToken: "ghp_" + derive(o.Seed, "bot"),
+		WebhookSecret: derive(o.Seed, "webhook"), ModelKey: "sk-" + derive(o.Seed, "model"),
 	}
+	s.GH.AddToken(Owner, s.state.OwnerToken)
+	s.GH.AddToken(Bot, s.state.BotToken)
+	s.GH.SetPermission(Repo, Owner, "admin")
 	s.GH.SetPermission(Repo, Bot, "write")
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /demo/state", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, s.State()) })
@@ -168,6 +189,8 @@ type EventResult struct {
 	StatusCode int    `json:"statusCode"`
 	Body       string `json:"body"`
 	Issue      int    `json:"issue,omitempty"`
+	// Run is the PipelineRun the controller created (from its answer).
+	Run string `json:"run,omitempty"`
 }
 
 func (s *Server) handleEvent(w http.ResponseWriter, r *http.Request) {
@@ -193,6 +216,16 @@ func (s *Server) Deliver(ctx context.Context, ev Event) (*EventResult, error) {
 			m[k] = v
 		}
 		return m
+	}
+	// A pull request's head and base are this repository (not a fork).
+	withPR := func(m map[string]any) map[string]any {
+		repo := s.GH.RepositoryOverrides(Repo)
+		for _, side := range []string{"head", "base"} {
+			for k, v := range repo {
+				m["pull_request."+side+".repo."+strings.TrimPrefix(k, "repository.")] = v
+			}
+		}
+		return with(m)
 	}
 	var wh fakegithub.Webhook
 	issue := 0
@@ -222,7 +255,7 @@ func (s *Server) Deliver(ctx context.Context, ev Event) (*EventResult, error) {
 		review := s.GH.AddReview(Repo, pr.Number, Owner, "CHANGES_REQUESTED", "One more thing before this goes in.")
 		path := "services/api/version.go"
 		s.GH.AddReviewComment(Repo, pr.Number, fakegithub.ReviewComment{User: Owner, Body: ReviewComment, Path: path, Line: 9, ReviewID: review.ID, CommitID: pr.HeadSHA})
-		wh = fakegithub.Webhook{Fixture: "pull_request_review.submitted", Overrides: with(map[string]any{
+		wh = fakegithub.Webhook{Fixture: "pull_request_review.submitted", Overrides: withPR(map[string]any{
 			"pull_request.number": pr.Number, "pull_request.state": "open", "pull_request.head.ref": pr.Head,
 			"pull_request.head.sha": pr.HeadSHA, "pull_request.base.ref": pr.Base, "pull_request.title": pr.Title,
 			"review.id": review.ID, "review.state": "changes_requested", "review.body": review.Body,
@@ -240,7 +273,7 @@ func (s *Server) Deliver(ctx context.Context, ev Event) (*EventResult, error) {
 			return nil, fmt.Errorf("demo: merging #%d: %w", pr.Number, err)
 		}
 		merged := res.GetSHA()
-		wh = fakegithub.Webhook{Fixture: "pull_request.closed", Overrides: with(map[string]any{
+		wh = fakegithub.Webhook{Fixture: "pull_request.closed", Overrides: withPR(map[string]any{
 			"action": "closed", "number": pr.Number, "pull_request.number": pr.Number, "pull_request.state": "closed",
 			"pull_request.merged": true, "pull_request.merge_commit_sha": merged, "pull_request.head.ref": pr.Head,
 			"pull_request.head.sha": pr.HeadSHA, "pull_request.base.ref": pr.Base, "pull_request.body": pr.Body})}

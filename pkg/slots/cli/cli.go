@@ -160,6 +160,19 @@ func (c *CLI) check() error {
 	return nil
 }
 
+// holder is the key and slot to renew or release: find and release (cleanup after a pull
+// request closed) also accept the slot of the issue the PR was linked to; renew is the holder's.
+func (c *CLI) holder(ctx context.Context, p *slots.Pool) (string, int) {
+	if c.Slot != 0 || c.Command == "renew" {
+		return c.Key, c.Slot
+	}
+	key, slot, err := p.Holder(ctx, slots.Claim{Key: c.Key, Issue: c.Issue, PR: c.PR})
+	if err != nil {
+		return c.Key, c.Slot // the renew/release names what is missing
+	}
+	return key, slot
+}
+
 // Main runs the binary and returns its exit status.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c, err := ParseCLI(args, os.Getenv)
@@ -289,14 +302,16 @@ func (c *CLI) Run(ctx context.Context, stdout, stderr io.Writer) error {
 		var st *slots.SlotStatus
 		switch c.Command {
 		case "renew", "find":
-			st, err = p.Renew(ctx, c.Key, c.Slot)
+			key, slot := c.holder(ctx, p)
+			st, err = p.Renew(ctx, key, slot)
 			if c.Command == "find" && errors.Is(err, slots.ErrNotHeld) {
 				// Nothing to clean up is not a failure: slot 0 and held=false say so.
 				fmt.Fprintf(stdout, "find: %s holds no slot of %s\n", c.Key, p)
 				return taskresults.Write(c.ResultsDir, map[string]string{ResultSlot: "0", ResultNamespace: "", ResultHost: "", ResultHeld: "false"})
 			}
 		case "release":
-			st, err = p.Release(ctx, c.Key, c.Slot)
+			key, slot := c.holder(ctx, p)
+			st, err = p.Release(ctx, key, slot)
 		default:
 			st, err = p.Link(ctx, slots.Claim{Key: c.Key, Issue: c.Issue, PR: c.PR})
 		}
