@@ -26,9 +26,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"knative.dev/pkg/apis"
 
-	"github.com/agentline/agentline/pkg/webhook"
 	agithub "github.com/agentline/agentline/pkg/github"
 	"github.com/agentline/agentline/pkg/slots"
+	"github.com/agentline/agentline/pkg/webhook"
 	"github.com/agentline/agentline/test/install"
 	"github.com/agentline/agentline/test/stack"
 )
