@@ -15,7 +15,7 @@ build:
 
 ## demo: the whole loop on this machine: an issue labelled [ai-dev] ends as a draft pull request
 ## (OPENAI_API_KEY set: the real model instead of the scripted one)
-demo: testbin codex stack-up
+demo: deps testbin codex stack-up
 	@$(GO) build -o bin/demo ./hack/demo
 	@bin/demo run
 ## demo-review: request changes on the demo's pull request; the agent addresses them
