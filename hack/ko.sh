@@ -143,9 +143,17 @@ ko_config() {
 # ko_build CONFIGDIR DIR REPO TAG PKG...: ko build in DIR, pushing REPO/<last path element>:TAG.
 ko_build() {
 	local cfgdir=$1 dir=$2 repo=$3 tag=$4; shift 4
-	(cd "$dir" && KO_CONFIG_PATH=$cfgdir KO_DOCKER_REPO=$repo GOFLAGS=-buildvcs=false \
+	local log
+	log=$(mktemp)
+	# ko's progress (and git's status lines) only matter when it fails.
+	if ! (cd "$dir" && KO_CONFIG_PATH=$cfgdir KO_DOCKER_REPO=$repo GOFLAGS=-buildvcs=false \
 		"$testbin/ko" build --insecure-registry --sbom=none --platform="$platform" \
-		--base-import-paths --tags="$tag" "$@") >/dev/null
+		--base-import-paths --tags="$tag" "$@") >/dev/null 2>"$log"; then
+		cat "$log" >&2
+		rm -f "$log"
+		die "ko build in $dir failed"
+	fi
+	rm -f "$log"
 }
 
 # fresh GROUP STAMP REF...: true when GROUP was last built from STAMP and the registry still
