@@ -20,8 +20,9 @@ const (
 	KeyDashboardURL = "dashboard-url"
 	// KeyKeepRuns is how many finished runs are kept per key and kind. Default 5.
 	KeyKeepRuns = "keep-runs"
-	// KeyGitHubURL is the REST API base URL (GitHub Enterprise: https://HOST/api/v3/).
-	KeyGitHubURL = "github-url"
+	// KeyGitHubURL is the REST API base URL (GitHub Enterprise: https://HOST/api/v3/); the
+	// router passes it on to the runs.
+	KeyGitHubURL = router.KeyGitHubURL
 )
 
 // DefaultConfigName is the name of the ConfigMap.
@@ -72,13 +73,6 @@ func ConfigFromMap(data map[string]string) (Config, error) {
 			return Config{}, fmt.Errorf("agentline-config: key %q: %q is not an http(s) URL", key, v)
 		}
 		*dst = v
-	}
-	// The runs talk to the same GitHub as the controller (the Pipelines default to github.com).
-	if _, set := c.Runs.Params[KeyGitHubURL]; c.GitHubURL != "" && !set {
-		if c.Runs.Params == nil {
-			c.Runs.Params = map[string]string{}
-		}
-		c.Runs.Params[KeyGitHubURL] = c.GitHubURL
 	}
 	return c, nil
 }

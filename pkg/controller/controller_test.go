@@ -243,26 +243,6 @@ func TestEndpoint(t *testing.T) {
 	}
 }
 
-func TestConfigForwardsGitHubURLToRuns(t *testing.T) {
-	c, err := ConfigFromMap(map[string]string{KeyGitHubURL: "http://ghe.local/api/v3/"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := c.Runs.Params[KeyGitHubURL]; got != "http://ghe.local/api/v3/" {
-		t.Errorf("runs' github-url param = %q, want the controller's", got)
-	}
-	c, err = ConfigFromMap(map[string]string{KeyGitHubURL: "http://ghe.local/api/v3/", "run-params": "github-url: http://other/\n"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := c.Runs.Params[KeyGitHubURL]; got != "http://other/" {
-		t.Errorf("run-params github-url = %q, want the explicit one", got)
-	}
-	if c := DefaultConfig(); len(c.Runs.Params) != 0 {
-		t.Errorf("default config passes params %v (the Pipelines' defaults should apply)", c.Runs.Params)
-	}
-}
-
 func TestConfigFromMap(t *testing.T) {
 	c := DefaultConfig()
 	if c.MaxSlots != 4 || c.KeepRuns != 5 || c.Runs.Namespace != sysNS || c.Router.Language != "en" {

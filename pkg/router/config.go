@@ -2,6 +2,7 @@ package router
 
 import (
 	"fmt"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -41,6 +42,20 @@ const (
 	KeyModel = "model"
 	// KeyReasoningEffort is passed as the `reasoning-effort` param (empty: the default).
 	KeyReasoningEffort = "reasoning-effort"
+	// KeyGitHubURL is GitHub's REST API base URL (GitHub Enterprise: https://HOST/api/v3/),
+	// passed to every run as `github-url` (the controller's API client uses it too). Default
+	// DefaultGitHubURL.
+	KeyGitHubURL = "github-url"
+	// KeyAgentImage is the image the agent task runs the Codex CLI in, passed to every run as
+	// `agent-image`. Default DefaultAgentImage.
+	KeyAgentImage = "agent-image"
+)
+
+// Defaults of the run params that the Pipelines declare with the same defaults (a test keeps
+// them equal).
+const (
+	DefaultGitHubURL  = "https://api.github.com/"
+	DefaultAgentImage = "ghcr.io/openai/codex-universal:latest"
 )
 
 // Config is the router's part of the `agentline-config` ConfigMap.
@@ -63,6 +78,8 @@ type Config struct {
 	Language string
 	// Model and ReasoningEffort become the `model` and `reasoning-effort` params.
 	Model, ReasoningEffort string
+	// GitHubURL and AgentImage become the `github-url` and `agent-image` params.
+	GitHubURL, AgentImage string
 }
 
 // DefaultConfig returns the configuration used for keys absent from the ConfigMap.
@@ -73,6 +90,8 @@ func DefaultConfig() Config {
 		RepairLabel:       "[ai-repair]",
 		AgentBranchPrefix: "codex/",
 		Language:          "en",
+		GitHubURL:         DefaultGitHubURL,
+		AgentImage:        DefaultAgentImage,
 	}
 }
 
@@ -133,6 +152,19 @@ func ConfigFromMap(data map[string]string) (Config, error) {
 			return Config{}, fmt.Errorf("agentline-config: key %q: %q is not a supported language (en, ru)", KeyLanguage, v)
 		}
 		c.Language = v
+	}
+	if v := strings.TrimSpace(data[KeyGitHubURL]); v != "" {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return Config{}, fmt.Errorf("agentline-config: key %q: %q is not an http(s) URL", KeyGitHubURL, v)
+		}
+		c.GitHubURL = v
+	}
+	if v := strings.TrimSpace(data[KeyAgentImage]); v != "" {
+		if strings.ContainsAny(v, " \t\n\r") {
+			return Config{}, fmt.Errorf("agentline-config: key %q: %q is not an image reference", KeyAgentImage, v)
+		}
+		c.AgentImage = v
 	}
 	for key, dst := range map[string]*string{KeyModel: &c.Model, KeyReasoningEffort: &c.ReasoningEffort} {
 		if v, ok := data[key]; ok {

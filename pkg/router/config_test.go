@@ -32,6 +32,8 @@ func TestConfigFromMap(t *testing.T) {
 		KeyLanguage:                 "RU",
 		KeyModel:                    "gpt-5-codex",
 		KeyReasoningEffort:          "high",
+		KeyGitHubURL:                "https://ghe.example.com/api/v3/",
+		KeyAgentImage:               "registry.example.com/team/agent:2",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -41,6 +43,7 @@ func TestConfigFromMap(t *testing.T) {
 		AllowNonAgentReviewHeads: true, AllowedUsers: []string{"alice", "bob", "carol-x"},
 		AllowedBots: []string{"renovate[bot]"}, IgnoredUsers: []string{"agentline-machine"},
 		Language: "ru", Model: "gpt-5-codex", ReasoningEffort: "high",
+		GitHubURL: "https://ghe.example.com/api/v3/", AgentImage: "registry.example.com/team/agent:2",
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("got %+v\nwant %+v", c, want)
@@ -67,6 +70,8 @@ func TestConfigFromMapErrors(t *testing.T) {
 		{map[string]string{KeyTriggerLabelDev: "[ai-plan]"}, KeyTriggerLabelDev},
 		{map[string]string{KeyAgentBranchPrefix: "co dex/"}, KeyAgentBranchPrefix},
 		{map[string]string{KeyModel: "gpt; rm -rf"}, KeyModel},
+		{map[string]string{KeyGitHubURL: "ghe.example.com"}, KeyGitHubURL},
+		{map[string]string{KeyAgentImage: "agent image"}, KeyAgentImage},
 	} {
 		_, err := ConfigFromMap(tc.data)
 		if err == nil || !strings.Contains(err.Error(), tc.key) || !strings.Contains(err.Error(), "agentline-config") {

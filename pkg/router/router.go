@@ -41,12 +41,15 @@ const (
 	ParamReasoningEffort = "reasoning-effort"
 	ParamKey             = "key"
 	ParamDelivery        = "delivery"
+	ParamGitHubURL       = "github-url"
+	ParamAgentImage      = "agent-image"
 )
 
 // ParamNames lists every Pipeline param name in a stable order.
 var ParamNames = []string{
 	ParamRepo, ParamRepoURL, ParamIssue, ParamPR, ParamFocusIssue, ParamSHA, ParamBase, ParamHead,
 	ParamSender, ParamLang, ParamModel, ParamReasoningEffort, ParamKey, ParamDelivery,
+	ParamGitHubURL, ParamAgentImage,
 }
 
 // Action is what the caller does with a Route.

@@ -42,6 +42,8 @@ func newRoute(d *Decision, cfg Config, action Action, pipeline, repoURL, key str
 	r.Params[ParamReasoningEffort] = cfg.ReasoningEffort
 	r.Params[ParamKey] = key
 	r.Params[ParamDelivery] = d.Delivery
+	r.Params[ParamGitHubURL] = cfg.GitHubURL
+	r.Params[ParamAgentImage] = cfg.AgentImage
 	d.Route = r
 	return r
 }

@@ -104,7 +104,7 @@ func Build(route *router.Route, cfg Config) (*v1.PipelineRun, error) {
 		},
 		Spec: v1.PipelineRunSpec{
 			PipelineRef: &v1.PipelineRef{Name: route.Pipeline},
-			Params:      params(route, cfg.Params),
+			Params:      params(route),
 			Status:      v1.PipelineRunSpecStatusPending,
 			Workspaces:  cfg.WorkspacesFor(route.Pipeline),
 		},
@@ -157,9 +157,8 @@ func Annotations(route *router.Route) map[string]string {
 	return map[string]string{AnnotationRepo: route.Repo, AnnotationKey: route.Key}
 }
 
-// params lists the route's params in router.ParamNames order, then any others sorted, then the
-// configured extra params the route does not set, sorted.
-func params(route *router.Route, extraParams map[string]string) v1.Params {
+// params lists the route's params in router.ParamNames order, then any others sorted.
+func params(route *router.Route) v1.Params {
 	out := make(v1.Params, 0, len(route.Params))
 	done := map[string]bool{}
 	for _, n := range router.ParamNames {
@@ -177,16 +176,6 @@ func params(route *router.Route, extraParams map[string]string) v1.Params {
 	sort.Strings(extra)
 	for _, n := range extra {
 		out = append(out, v1.Param{Name: n, Value: *v1.NewStructuredValues(route.Params[n])})
-	}
-	configured := make([]string, 0, len(extraParams))
-	for n := range extraParams {
-		if _, ok := route.Params[n]; !ok {
-			configured = append(configured, n)
-		}
-	}
-	sort.Strings(configured)
-	for _, n := range configured {
-		out = append(out, v1.Param{Name: n, Value: *v1.NewStructuredValues(extraParams[n])})
 	}
 	return out
 }

@@ -159,31 +159,3 @@ func TestRepoLabel(t *testing.T) {
 		t.Fatal("sanitised name collides with a real one")
 	}
 }
-
-func TestBuildAddsConfiguredParams(t *testing.T) {
-	cfg, err := ConfigFromMap(map[string]string{KeyRunParams: "agent-image: reg.local/agent:1\nrepo: not-this\n"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	route := reviewRoute(t)
-	pr, err := Build(route, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]string{}
-	for _, p := range pr.Spec.Params {
-		if _, dup := got[p.Name]; dup {
-			t.Fatalf("param %s twice", p.Name)
-		}
-		got[p.Name] = p.Value.StringVal
-	}
-	if got["agent-image"] != "reg.local/agent:1" {
-		t.Errorf("agent-image = %q, want the configured one", got["agent-image"])
-	}
-	if got["repo"] != route.Params["repo"] {
-		t.Errorf("repo = %q: a configured param must not replace the route's %q", got["repo"], route.Params["repo"])
-	}
-	if last := pr.Spec.Params[len(pr.Spec.Params)-1]; last.Name != "agent-image" {
-		t.Errorf("configured params come after the route's, last is %s", last.Name)
-	}
-}

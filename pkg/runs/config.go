@@ -41,10 +41,6 @@ const (
 	// KeyWorkspacesPrefix + a pipeline name (e.g. `workspaces.cleanup`) is a YAML list of
 	// WorkspaceBindings for that Pipeline only.
 	KeyWorkspacesPrefix = "workspaces."
-	// KeyRunParams is a YAML map of extra Pipeline params passed to every PipelineRun, e.g.
-	// `agent-image: registry.example.com/team/agent:1` (the image the agent task runs Codex in).
-	// A Pipeline ignores params it does not declare. Router params win over these.
-	KeyRunParams = "run-params"
 )
 
 // Config says where and how PipelineRuns are created.
@@ -57,8 +53,6 @@ type Config struct {
 	Workspaces []v1.WorkspaceBinding
 	// PipelineWorkspaces overrides Workspaces per pipeline name.
 	PipelineWorkspaces map[string][]v1.WorkspaceBinding
-	// Params are extra params of every PipelineRun (run-params; the controller adds github-url).
-	Params map[string]string
 }
 
 // DefaultConfig returns the configuration used when the ConfigMap sets nothing.
@@ -117,16 +111,6 @@ func ConfigFromMap(data map[string]string) (Config, error) {
 			return Config{}, err
 		}
 		c.Workspaces = []v1.WorkspaceBinding{ws}
-	}
-	if v := get(KeyRunParams, ""); v != "" {
-		if err := yaml.Unmarshal([]byte(v), &c.Params); err != nil {
-			return Config{}, fmt.Errorf("agentline-config: key %q: want a YAML map of param name to string value: %w", KeyRunParams, err)
-		}
-		for name := range c.Params {
-			if errs := validation.IsDNS1123Label(name); len(errs) > 0 {
-				return Config{}, fmt.Errorf("agentline-config: key %q: param %q: %s", KeyRunParams, name, strings.Join(errs, "; "))
-			}
-		}
 	}
 	keys := make([]string, 0, len(data))
 	for k := range data {

@@ -86,9 +86,6 @@ func TestConfigFromMapErrors(t *testing.T) {
 		{map[string]string{KeyWorkspaces: "- {name: x, emptyDir: {}}\n- {name: x, emptyDir: {}}\n"}, KeyWorkspaces},
 		{map[string]string{KeyWorkspacesPrefix + "ai-dev": "- name: x\n  emptyDir: {}\n  secret: {secretName: s}\n"}, "workspaces.ai-dev"},
 		{map[string]string{KeyWorkspacesPrefix + "Bad!": "[]"}, "workspaces.Bad!"},
-		{map[string]string{KeyRunParams: "- agent-image"}, KeyRunParams},
-		{map[string]string{KeyRunParams: "Agent_Image: x"}, KeyRunParams},
-		{map[string]string{KeyRunParams: "agent-image: {nested: map}"}, KeyRunParams},
 	} {
 		_, err := ConfigFromMap(tc.data)
 		if err == nil || !strings.Contains(err.Error(), `"`+tc.key+`"`) {

@@ -163,7 +163,6 @@ func (d *Driver) Install(ctx context.Context) error {
 	} else {
 		agentEnv["MODEL_URL"], agentEnv["LOCAL_MODEL_KEY"] = st.ModelURL, st.ModelKey
 	}
-	runParams := fmt.Sprintf("agent-image: %s/agentline/agent:latest\n", d.Env.Registry)
 	// The namespace and the Secrets first: the controller mounts them.
 	if err := ap.Apply(ctx, &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": SystemNamespace}}}); err != nil {
@@ -204,7 +203,7 @@ func (d *Driver) Install(ctx context.Context) error {
 		case o.GetKind() == "ConfigMap" && o.GetName() == "agentline-config":
 			for k, v := range map[string]string{
 				"allowed-users": Owner, "ignored-users": Bot, "github-url": st.GitHubURL + "/api/v3/",
-				"run-params": runParams, "max-slots": "2",
+				"agent-image": d.Env.Registry + "/agentline/agent:latest", "max-slots": "2",
 			} {
 				_ = unstructured.SetNestedField(o.Object, v, "data", k)
 			}

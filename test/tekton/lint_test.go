@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/agentline/agentline/pkg/router"
 	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -308,4 +309,23 @@ func isMainPackage(dir string) bool {
 		}
 	}
 	return false
+}
+
+// TestRunParamDefaultsMatchTheRouter keeps the Pipelines' defaults of the params the controller
+// always passes (github-url, agent-image) equal to the router's, so a run started by hand
+// (tkn pipeline start) behaves like one the controller starts with an empty configuration.
+func TestRunParamDefaultsMatchTheRouter(t *testing.T) {
+	want := map[string]string{router.ParamGitHubURL: router.DefaultGitHubURL, router.ParamAgentImage: router.DefaultAgentImage}
+	for _, name := range pipelineNames {
+		p := loadPipeline(t, name)
+		for _, ps := range p.Spec.Params {
+			w, ok := want[ps.Name]
+			if !ok {
+				continue
+			}
+			if ps.Default == nil || ps.Default.StringVal != w {
+				t.Errorf("pipeline %s: param %s default %v, want the router's %q", name, ps.Name, ps.Default, w)
+			}
+		}
+	}
 }
