@@ -5,7 +5,8 @@ set -euo pipefail
 pkgs=(git busybox-static util-linux ca-certificates containerd runc containernetworking-plugins iptables iproute2)
 missing=()
 for p in "${pkgs[@]}"; do
-	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+	# Removed packages keep a dpkg record ("deinstall ok config-files"): only "installed" counts.
+	[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "deps: installing ${missing[*]}"
