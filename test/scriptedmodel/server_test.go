@@ -2,6 +2,7 @@ package scriptedmodel
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -89,5 +90,29 @@ func TestHangEndsOnClose(t *testing.T) {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("Close did not end the hanging request")
+	}
+}
+
+func TestRespondAndListener(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewWithOptions(Options{Listener: l, Respond: func(r Request) Step {
+		return Step{Items: []Item{Message("echo: " + strings.TrimSpace(r.InputText()))}}
+	}})
+	defer s.Close()
+	if s.URL != "http://"+l.Addr().String()+"/v1" {
+		t.Errorf("URL %s, want the listener's address", s.URL)
+	}
+	// Respond answers every request: no script to exhaust.
+	for _, word := range []string{"one", "two", "three"} {
+		code, body := post(t, s.URL, `{"input":[{"role":"user","content":[{"type":"input_text","text":"`+word+`"}]}]}`)
+		if code != 200 || !strings.Contains(body, `"text":"echo: `) || !strings.Contains(body, `\n`+word+`\n`) {
+			t.Errorf("%s: %d %s", word, code, body)
+		}
+	}
+	if len(s.Requests()) != 3 {
+		t.Errorf("recorded %d requests, want 3", len(s.Requests()))
 	}
 }
