@@ -99,8 +99,24 @@ func (d *Driver) State(ctx context.Context) (State, error) {
 	return st, nil
 }
 
-// Event asks the Server to deliver ev to the controller's webhook endpoint.
+// Event asks the Server to deliver an event to the controller's webhook endpoint and wants the
+// controller to have created a run for it.
 func (d *Driver) Event(ctx context.Context, kind string, pr int) (*EventResult, error) {
+	res, err := d.deliver(ctx, kind, pr)
+	if err != nil {
+		return nil, err
+	}
+	var answer webhook.Response
+	_ = json.Unmarshal([]byte(res.Body), &answer)
+	if res.StatusCode/100 != 2 || answer.Run == "" {
+		return res, fmt.Errorf("the controller answered the %s webhook (delivery %s) with %d: %s", res.Event, res.Delivery, res.StatusCode, strings.TrimSpace(res.Body))
+	}
+	res.Run = answer.Run
+	return res, nil
+}
+
+// deliver asks the Server to deliver an event to the controller's webhook endpoint.
+func (d *Driver) deliver(ctx context.Context, kind string, pr int) (*EventResult, error) {
 	target, err := d.controllerURL(ctx)
 	if err != nil {
 		return nil, err
@@ -123,12 +139,6 @@ func (d *Driver) Event(ctx context.Context, kind string, pr int) (*EventResult, 
 	if err := json.Unmarshal(b, &res); err != nil {
 		return nil, err
 	}
-	var answer webhook.Response
-	_ = json.Unmarshal([]byte(res.Body), &answer)
-	if res.StatusCode/100 != 2 || answer.Run == "" {
-		return &res, fmt.Errorf("the controller answered the %s webhook (delivery %s) with %d: %s", res.Event, res.Delivery, res.StatusCode, strings.TrimSpace(res.Body))
-	}
-	res.Run = answer.Run
 	return &res, nil
 }
 
@@ -259,13 +269,12 @@ func (d *Driver) waitController(ctx context.Context) error {
 		dep, err := d.Env.Kube.AppsV1().Deployments(SystemNamespace).Get(ctx, controllerName, metav1.GetOptions{})
 		if err == nil && dep.Status.ObservedGeneration >= dep.Generation && dep.Status.UpdatedReplicas == *dep.Spec.Replicas &&
 			dep.Status.ReadyReplicas == *dep.Spec.Replicas && dep.Status.Replicas == *dep.Spec.Replicas {
-			// Ready pods: wait until the webhook endpoint answers through the Service.
-			if url, uerr := d.controllerURL(ctx); uerr == nil {
-				if resp, herr := http.Get(url); herr == nil {
-					resp.Body.Close()
-					d.printf("✓ controller %s/%s ready, webhook endpoint %s\n", SystemNamespace, controllerName, url)
-					return nil
-				}
+			// Ready pods: wait until a signed ping is accepted through the Service (an old pod
+			// with an earlier secret may still answer for a moment after a rollout).
+			if err = d.pings(ctx, 3); err == nil {
+				url, _ := d.controllerURL(ctx)
+				d.printf("✓ controller %s/%s ready, webhook endpoint %s\n", SystemNamespace, controllerName, url)
+				return nil
 			}
 		}
 		if time.Now().After(deadline) {
@@ -275,6 +284,23 @@ func (d *Driver) waitController(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// pings wants n signed pings in a row accepted.
+func (d *Driver) pings(ctx context.Context, n int) error {
+	for i := 0; i < n; i++ {
+		res, err := d.deliver(ctx, "ping", 0)
+		if err != nil {
+			return err
+		}
+		if res.StatusCode != http.StatusOK {
+			return fmt.Errorf("ping answered %d: %s", res.StatusCode, strings.TrimSpace(res.Body))
+		}
+		if err := sleep(ctx, 300*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -175,7 +175,7 @@ func (s *Server) State() State {
 
 // Event asks the Server to act as GitHub (and its human) and deliver the webhook to Target.
 type Event struct {
-	// Kind: push (the default branch's head), label (files the demo issue and labels it
+	// Kind: ping (what GitHub sends when a webhook is added), push (the default branch's head), label (files the demo issue and labels it
 	// [ai-dev]), review (changes requested on PR), close (merges PR).
 	Kind   string `json:"kind"`
 	Target string `json:"target"`
@@ -230,6 +230,8 @@ func (s *Server) Deliver(ctx context.Context, ev Event) (*EventResult, error) {
 	var wh fakegithub.Webhook
 	issue := 0
 	switch ev.Kind {
+	case "ping":
+		wh = fakegithub.Webhook{Fixture: "ping"}
 	case "push":
 		sha, ok := s.GH.BranchSHA(Repo, "main")
 		if !ok {
@@ -278,7 +280,7 @@ func (s *Server) Deliver(ctx context.Context, ev Event) (*EventResult, error) {
 			"pull_request.merged": true, "pull_request.merge_commit_sha": merged, "pull_request.head.ref": pr.Head,
 			"pull_request.head.sha": pr.HeadSHA, "pull_request.base.ref": pr.Base, "pull_request.body": pr.Body})}
 	default:
-		return nil, fmt.Errorf("demo: unknown event kind %q (push, label, review, close)", ev.Kind)
+		return nil, fmt.Errorf("demo: unknown event kind %q (ping, push, label, review, close)", ev.Kind)
 	}
 	wh.Secret = st.WebhookSecret
 	res, err := s.GH.Deliver(ctx, ev.Target, Repo, wh)
