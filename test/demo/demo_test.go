@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -56,9 +55,9 @@ func TestDemo(t *testing.T) {
 	}
 	n := res.Issue
 	head := "codex/issue-" + strconv.Itoa(n)
-	pr, ok := srv.GH.PullRequest(demo.Repo, res.PR.GetNumber())
+	pr, ok := srv.GH.PullRequest(demo.Repo, res.PR.Number)
 	if !ok {
-		t.Fatalf("PR #%d not in the fake", res.PR.GetNumber())
+		t.Fatalf("PR #%d not in the fake", res.PR.Number)
 	}
 	if pr.Head != head || pr.Base != "main" || !pr.Draft || pr.State != "open" {
 		t.Errorf("PR #%d: head %s base %s draft %v state %s; want an open draft from %s to main", pr.Number, pr.Head, pr.Base, pr.Draft, pr.State, head)
@@ -166,12 +165,10 @@ func statusComment(t *testing.T, srv *demo.Server, issue int) string {
 func clone(t *testing.T, srv *demo.Server, sha string) string {
 	t.Helper()
 	dir := t.TempDir()
-	auth := base64.StdEncoding.EncodeToString([]byte("x-access-token:" + srv.State().OwnerToken))
 	for _, args := range [][]string{{"clone", "-q", srv.State().CloneURL, "."}, {"checkout", "-q", sha}} {
 		cmd := exec.Command("git", args...)
 		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_COUNT=1",
-			"GIT_CONFIG_KEY_0=http.extraHeader", "GIT_CONFIG_VALUE_0=Authorization: Basic "+auth)
+		cmd.Env = demo.GitEnv(srv.State().OwnerToken)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("git %s: %v\n%s", args[0], err, out)
 		}

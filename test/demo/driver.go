@@ -18,7 +18,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/go-github/v66/github"
 	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -54,7 +53,9 @@ type Driver struct {
 	// Timeout bounds each PipelineRun.
 	Timeout time.Duration
 
-	state State
+	state  State
+	gh     *agithub.Client // the provider package, as the human (Owner)
+	target string          // the controller's webhook endpoint
 }
 
 // Step names what failed: the demo exits non-zero naming it.
@@ -95,7 +96,11 @@ func (d *Driver) State(ctx context.Context) (State, error) {
 	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
 		return State{}, err
 	}
-	d.state = st
+	gh, err := agithub.New(agithub.Options{BaseURL: st.GitHubURL + "/api/v3/", Token: st.OwnerToken})
+	if err != nil {
+		return State{}, err
+	}
+	d.state, d.gh = st, gh
 	return st, nil
 }
 
@@ -145,11 +150,15 @@ func (d *Driver) deliver(ctx context.Context, kind string, pr int) (*EventResult
 // controllerURL is the controller's webhook endpoint through its Service's cluster IP (kube-proxy
 // makes cluster IPs reachable from the node itself).
 func (d *Driver) controllerURL(ctx context.Context) (string, error) {
+	if d.target != "" {
+		return d.target, nil
+	}
 	svc, err := d.Env.Kube.CoreV1().Services(SystemNamespace).Get(ctx, controllerName, metav1.GetOptions{})
 	if err != nil {
 		return "", fmt.Errorf("controller Service: %w", err)
 	}
-	return "http://" + svc.Spec.ClusterIP + ":80/", nil
+	d.target = "http://" + svc.Spec.ClusterIP + ":80/"
+	return d.target, nil
 }
 
 // Install applies agentline's install (config/, with its ko:// images resolved to the images
@@ -406,7 +415,7 @@ func (d *Driver) runEvent(ctx context.Context, kind string, pr int) (*pipelinev1
 type Outcome struct {
 	Issue    int
 	Run      string
-	PR       *github.PullRequest
+	PR       *agithub.PullRequest
 	Slot     int
 	Lease    string
 	SlotNS   string
@@ -443,35 +452,38 @@ func (d *Driver) Run(ctx context.Context) (*Outcome, error) {
 		return nil, step("ai-dev", err)
 	}
 	out := &Outcome{Issue: res.Issue, Run: run.Name, Duration: time.Since(start)}
-	gh, err := d.github()
-	if err != nil {
-		return nil, step("summary", err)
+	if out.PR, err = d.gh.FindPullRequestForBranch(ctx, repo, branchOf(res.Issue), "all"); err != nil || out.PR == nil {
+		return nil, step("pull request", fmt.Errorf("no pull request from %s: %v", branchOf(res.Issue), err))
 	}
-	owner, name, _ := strings.Cut(Repo, "/")
-	pulls, _, err := gh.PullRequests.List(ctx, owner, name, &github.PullRequestListOptions{State: "all", Head: owner + ":codex/issue-" + strconv.Itoa(res.Issue)})
-	if err != nil || len(pulls) == 0 {
-		return nil, step("pull request", fmt.Errorf("no pull request from codex/issue-%d: %v", res.Issue, err))
-	}
-	out.PR = pulls[0]
-	d.printf("✓ pull request #%d %s\n", out.PR.GetNumber(), out.PR.GetHTMLURL())
+	d.printf("✓ pull request #%d %s\n", out.PR.Number, out.PR.HTMLURL)
 	if err := d.fillSlot(ctx, out); err != nil {
 		return nil, step("summary", err)
 	}
-	comments, _, err := gh.Issues.ListComments(ctx, owner, name, res.Issue, nil)
-	if err != nil {
+	if out.Comment, err = d.statusComment(ctx, res.Issue); err != nil {
 		return nil, step("summary", err)
-	}
-	for _, c := range comments {
-		if c.GetUser().GetLogin() == Bot && strings.Contains(c.GetBody(), agithub.Marker("status")) {
-			out.Comment = c.GetBody()
-		}
 	}
 	d.summary(ctx, out)
 	return out, nil
 }
 
-func (d *Driver) github() (*github.Client, error) {
-	return github.NewClient(nil).WithAuthToken(d.state.OwnerToken).WithEnterpriseURLs(d.state.GitHubURL+"/api/v3/", d.state.GitHubURL+"/api/uploads/")
+// repo is the demo repository as the provider package names it.
+var repo = agithub.Repo{Owner: strings.Split(Repo, "/")[0], Name: strings.Split(Repo, "/")[1]}
+
+// branchOf is the agent branch of an issue (agentline-config's agent-branch-prefix, default).
+func branchOf(issue int) string { return "codex/issue-" + strconv.Itoa(issue) }
+
+// statusComment returns agentline's sticky status comment on issue or PR number ("" if none).
+func (d *Driver) statusComment(ctx context.Context, number int) (string, error) {
+	comments, err := d.gh.ListIssueComments(ctx, repo, number)
+	if err != nil {
+		return "", err
+	}
+	for _, c := range comments {
+		if c.User == Bot && strings.Contains(c.Body, agithub.Marker("status")) {
+			return c.Body, nil
+		}
+	}
+	return "", nil
 }
 
 // resetIfStale clears what an earlier demo left in the cluster when the Server is new (its
@@ -568,11 +580,11 @@ func (d *Driver) fillSlot(ctx context.Context, out *Outcome) error {
 
 func (d *Driver) summary(ctx context.Context, out *Outcome) {
 	pr := out.PR
-	d.printf("\n═══ agentline demo: issue #%d → pull request #%d in %s ═══\n", out.Issue, pr.GetNumber(), out.Duration.Round(time.Second))
-	d.printf("Pull request  %s%s\n", pr.GetTitle(), map[bool]string{true: " (draft)", false: ""}[pr.GetDraft()])
-	d.printf("  branch      %s → %s\n", pr.GetHead().GetRef(), pr.GetBase().GetRef())
-	d.printf("  url         %s\n", pr.GetHTMLURL())
-	if stat, err := d.diffStat(pr.GetBase().GetRef(), pr.GetHead().GetRef()); err == nil {
+	d.printf("\n═══ agentline demo: issue #%d → pull request #%d in %s ═══\n", out.Issue, pr.Number, out.Duration.Round(time.Second))
+	d.printf("Pull request  %s%s\n", pr.Title, map[bool]string{true: " (draft)", false: ""}[pr.Draft])
+	d.printf("  branch      %s → %s\n", pr.Head, pr.Base)
+	d.printf("  url         %s\n", pr.HTMLURL)
+	if stat, err := d.diffStat(pr.Base, pr.Head); err == nil {
 		d.printf("  diff\n%s\n", indent(stat, "    "))
 	} else {
 		d.printf("  diff        (unavailable: %v)\n", err)
@@ -608,13 +620,10 @@ func (d *Driver) diffStat(base, head string) (string, error) {
 		return "", err
 	}
 	defer os.RemoveAll(dir)
-	// The token goes through the environment, never the command line.
-	auth := base64.StdEncoding.EncodeToString([]byte("x-access-token:" + d.state.OwnerToken))
 	run := func(args ...string) (string, error) {
 		cmd := exec.Command("git", args...)
 		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_COUNT=1",
-			"GIT_CONFIG_KEY_0=http.extraHeader", "GIT_CONFIG_VALUE_0=Authorization: Basic "+auth)
+		cmd.Env = GitEnv(d.state.OwnerToken)
 		out, err := cmd.CombinedOutput()
 		return strings.TrimRight(string(out), "\n "), err
 	}
@@ -622,6 +631,14 @@ func (d *Driver) diffStat(base, head string) (string, error) {
 		return "", fmt.Errorf("git clone: %v: %s", err, out)
 	}
 	return run("diff", "--stat", rev(base)+"..."+rev(head))
+}
+
+// GitEnv is the environment for git commands against the demo's GitHub with token: the token
+// goes through the environment (an extra HTTP header), never the command line.
+func GitEnv(token string) []string {
+	auth := base64.StdEncoding.EncodeToString([]byte("x-access-token:" + token))
+	return append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_COUNT=1",
+		"GIT_CONFIG_KEY_0=http.extraHeader", "GIT_CONFIG_VALUE_0=Authorization: Basic "+auth)
 }
 
 // rev names a branch of the clone's origin, or a commit as it is.
@@ -650,28 +667,18 @@ func indent(s, prefix string) string {
 	return strings.Join(lines, "\n")
 }
 
-// latestPR returns the newest pull request of the repository from an agent branch.
-func (d *Driver) latestPR(ctx context.Context) (*github.PullRequest, error) {
-	gh, err := d.github()
-	if err != nil {
-		return nil, err
+// latestPR returns the open pull request of the demo's latest issue.
+func (d *Driver) latestPR(ctx context.Context) (*agithub.PullRequest, error) {
+	pr, err := d.gh.FindPullRequestForBranch(ctx, repo, branchOf(d.state.Issue), "open")
+	if err == nil && pr == nil {
+		err = fmt.Errorf("no open pull request from %s in %s: run make demo first", branchOf(d.state.Issue), Repo)
 	}
-	owner, name, _ := strings.Cut(Repo, "/")
-	pulls, _, err := gh.PullRequests.List(ctx, owner, name, &github.PullRequestListOptions{State: "open"})
-	if err != nil {
-		return nil, err
-	}
-	for _, p := range pulls {
-		if strings.HasPrefix(p.GetHead().GetRef(), "codex/") {
-			return p, nil
-		}
-	}
-	return nil, fmt.Errorf("no open pull request from a codex/ branch in %s: run make demo first", Repo)
+	return pr, err
 }
 
 // Review is `make demo-review`: changes requested on the latest agent PR with one comment; the
 // review pipeline runs; the PR gets a new commit.
-func (d *Driver) Review(ctx context.Context) (*github.PullRequest, error) {
+func (d *Driver) Review(ctx context.Context) (*agithub.PullRequest, error) {
 	if _, err := d.State(ctx); err != nil {
 		return nil, step("demo server", err)
 	}
@@ -679,28 +686,20 @@ func (d *Driver) Review(ctx context.Context) (*github.PullRequest, error) {
 	if err != nil {
 		return nil, step("pull request", err)
 	}
-	d.printf("→ %s requests changes on #%d: %q\n", Owner, pr.GetNumber(), ReviewComment)
-	if _, _, err := d.runEvent(ctx, "review", pr.GetNumber()); err != nil {
+	d.printf("→ %s requests changes on #%d: %q\n", Owner, pr.Number, ReviewComment)
+	if _, _, err := d.runEvent(ctx, "review", pr.Number); err != nil {
 		return nil, step("ai-dev-review", err)
 	}
-	gh, err := d.github()
-	if err != nil {
-		return nil, err
-	}
-	owner, name, _ := strings.Cut(Repo, "/")
-	after, _, err := gh.PullRequests.Get(ctx, owner, name, pr.GetNumber())
+	after, err := d.gh.GetPullRequest(ctx, repo, pr.Number)
 	if err != nil {
 		return nil, step("summary", err)
 	}
-	d.printf("✓ #%d has a new commit: %s → %s\n", pr.GetNumber(), short(pr.GetHead().GetSHA()), short(after.GetHead().GetSHA()))
-	if stat, err := d.diffStat(pr.GetHead().GetSHA(), after.GetHead().GetSHA()); err == nil {
+	d.printf("✓ #%d has a new commit: %s → %s\n", pr.Number, short(pr.HeadSHA), short(after.HeadSHA))
+	if stat, err := d.diffStat(pr.HeadSHA, after.HeadSHA); err == nil {
 		d.printf("%s\n", indent(stat, "    "))
 	}
-	comments, _, _ := gh.Issues.ListComments(ctx, owner, name, pr.GetNumber(), nil)
-	for _, c := range comments {
-		if c.GetUser().GetLogin() == Bot && strings.Contains(c.GetBody(), agithub.Marker("status")) {
-			d.printf("Reply on #%d (sticky, by %s)\n%s\n", pr.GetNumber(), Bot, indent(c.GetBody(), "  │ "))
-		}
+	if c, err := d.statusComment(ctx, pr.Number); err == nil && c != "" {
+		d.printf("Reply on #%d (sticky, by %s)\n%s\n", pr.Number, Bot, indent(c, "  │ "))
 	}
 	return after, nil
 }
@@ -722,14 +721,11 @@ func (d *Driver) Close(ctx context.Context) (*Outcome, error) {
 	if err != nil {
 		return nil, step("pull request", err)
 	}
-	issue := 0
-	if n, err := strconv.Atoi(strings.TrimPrefix(pr.GetHead().GetRef(), "codex/issue-")); err == nil {
-		issue = n
-	}
+	issue := d.state.Issue
 	out := &Outcome{Issue: issue, PR: pr}
 	_ = d.fillSlot(ctx, out)
-	d.printf("→ %s merges #%d (%s)\n", Owner, pr.GetNumber(), pr.GetHead().GetRef())
-	if _, _, err := d.runEvent(ctx, "close", pr.GetNumber()); err != nil {
+	d.printf("→ %s merges #%d (%s)\n", Owner, pr.Number, pr.Head)
+	if _, _, err := d.runEvent(ctx, "close", pr.Number); err != nil {
 		return nil, step("cleanup", err)
 	}
 	left := &Outcome{Issue: issue}

@@ -25,8 +25,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/go-github/v66/github"
-
+	agithub "github.com/agentline/agentline/pkg/github"
 	"github.com/agentline/agentline/test/fakegithub"
 	"github.com/agentline/agentline/test/scriptedmodel"
 )
@@ -269,12 +268,14 @@ func (s *Server) Deliver(ctx context.Context, ev Event) (*EventResult, error) {
 		}
 		// The owner marks the draft ready and merges it through the REST API.
 		s.GH.SetReadyForReview(Repo, pr.Number)
-		owner, name, _ := strings.Cut(Repo, "/")
-		res, _, err := s.GH.Client(st.OwnerToken).PullRequests.Merge(ctx, owner, name, pr.Number, "", &github.PullRequestOptions{MergeMethod: "squash"})
+		gh, err := agithub.New(agithub.Options{BaseURL: s.GH.APIURL(), Token: st.OwnerToken})
+		if err != nil {
+			return nil, err
+		}
+		merged, err := gh.MergePullRequest(ctx, repo, pr.Number, "squash", pr.HeadSHA)
 		if err != nil {
 			return nil, fmt.Errorf("demo: merging #%d: %w", pr.Number, err)
 		}
-		merged := res.GetSHA()
 		wh = fakegithub.Webhook{Fixture: "pull_request.closed", Overrides: withPR(map[string]any{
 			"action": "closed", "number": pr.Number, "pull_request.number": pr.Number, "pull_request.state": "closed",
 			"pull_request.merged": true, "pull_request.merge_commit_sha": merged, "pull_request.head.ref": pr.Head,
