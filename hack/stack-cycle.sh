@@ -10,7 +10,6 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 n=${1:-10}
-stack="go run ./hack/stack"
 dir=${AGENTLINE_STACK_DIR:-$root/.stack}
 kubectl=${TESTBIN_DIR:-$root/bin/testbin}/kubectl
 
