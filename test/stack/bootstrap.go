@@ -138,7 +138,7 @@ func (c Config) bootstrap(ctx context.Context, cfg *rest.Config, k *pki) error {
 			return err
 		}
 	}
-	if err := c.bootstrapNode(ctx, kube); err != nil {
+	if err := c.bootstrapNode(ctx, ap); err != nil {
 		return err
 	}
 	return ensureEventListener(ctx, ap, cfg, SystemNamespace, DefaultEventListener)

@@ -11,11 +11,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
-	storagev1 "k8s.io/api/storage/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -286,48 +282,67 @@ func (c Config) coreDNS() component {
 	}
 }
 
-// bootstrapNode creates the cluster objects the real node's services need: the kube-dns Service
-// with an EndpointSlice pointing at the CoreDNS process on the node address, and (with kwok)
-// the tainted kwok node object.
-func (c Config) bootstrapNode(ctx context.Context, kube kubernetes.Interface) error {
-	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: "kube-dns", Namespace: metav1.NamespaceSystem, Labels: map[string]string{"k8s-app": "kube-dns"}},
-		Spec: corev1.ServiceSpec{ClusterIP: ClusterDNSIP, Ports: []corev1.ServicePort{
-			{Name: "dns", Protocol: corev1.ProtocolUDP, Port: 53, TargetPort: intstr.FromInt32(int32(c.Ports.DNS))},
-			{Name: "dns-tcp", Protocol: corev1.ProtocolTCP, Port: 53, TargetPort: intstr.FromInt32(int32(c.Ports.DNS))},
-		}},
-	}
-	// Get first: creating an existing Service fails on its taken cluster IP, not AlreadyExists.
-	if _, err := kube.CoreV1().Services(svc.Namespace).Get(ctx, svc.Name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
-		_, err = kube.CoreV1().Services(svc.Namespace).Create(ctx, svc, metav1.CreateOptions{})
-		if err != nil {
-			return fmt.Errorf("service kube-system/kube-dns: %w", err)
-		}
-	} else if err != nil {
-		return fmt.Errorf("service kube-system/kube-dns: %w", err)
-	}
-	port := int32(c.Ports.DNS)
-	udp, tcp := corev1.ProtocolUDP, corev1.ProtocolTCP
-	dns, dnsTCP := "dns", "dns-tcp"
-	eps := &discoveryv1.EndpointSlice{
-		ObjectMeta: metav1.ObjectMeta{Name: "kube-dns-host", Namespace: metav1.NamespaceSystem,
-			Labels: map[string]string{discoveryv1.LabelServiceName: "kube-dns", discoveryv1.LabelManagedBy: "agentline-stack"}},
-		AddressType: discoveryv1.AddressTypeIPv4,
-		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{c.NodeIP}}},
-		Ports:       []discoveryv1.EndpointPort{{Name: &dns, Protocol: &udp, Port: &port}, {Name: &dnsTCP, Protocol: &tcp, Port: &port}},
-	}
-	cur, err := kube.DiscoveryV1().EndpointSlices(eps.Namespace).Get(ctx, eps.Name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		_, err = kube.DiscoveryV1().EndpointSlices(eps.Namespace).Create(ctx, eps, metav1.CreateOptions{})
-	case err == nil:
-		eps.ResourceVersion = cur.ResourceVersion // the node address may have changed
-		_, err = kube.DiscoveryV1().EndpointSlices(eps.Namespace).Update(ctx, eps, metav1.UpdateOptions{})
-	}
+// bootstrapNode applies the cluster objects the real node's services need: the kube-dns Service
+// with an EndpointSlice pointing at the CoreDNS process on the node address, and local-path's
+// namespace, the ConfigMap with its helper pods' setup and teardown scripts, and the default
+// StorageClass.
+func (c Config) bootstrapNode(ctx context.Context, ap *Applier) error {
+	objs, err := DecodeYAML([]byte(fmt.Sprintf(`apiVersion: v1
+kind: Service
+metadata: {name: kube-dns, namespace: kube-system, labels: {k8s-app: kube-dns}}
+spec:
+  clusterIP: %[1]s
+  ports:
+    - {name: dns, protocol: UDP, port: 53, targetPort: %[2]d}
+    - {name: dns-tcp, protocol: TCP, port: 53, targetPort: %[2]d}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: kube-dns-host
+  namespace: kube-system
+  labels: {kubernetes.io/service-name: kube-dns, endpointslice.kubernetes.io/managed-by: agentline-stack}
+addressType: IPv4
+endpoints: [{addresses: [%[3]q]}]
+ports:
+  - {name: dns, protocol: UDP, port: %[2]d}
+  - {name: dns-tcp, protocol: TCP, port: %[2]d}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: %[4]s}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: %[5]s, namespace: %[4]s}
+data:
+  setup: |
+    #!/bin/sh
+    set -eu
+    mkdir -m 0777 -p "$VOL_DIR"
+  teardown: |
+    #!/bin/sh
+    set -eu
+    rm -rf "$VOL_DIR"
+---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: %[6]s
+  annotations: {storageclass.kubernetes.io/is-default-class: "true"}
+provisioner: %[7]s
+volumeBindingMode: WaitForFirstConsumer
+reclaimPolicy: Delete
+`, ClusterDNSIP, c.Ports.DNS, c.NodeIP, localPathNamespace, localPathConfigMap, StorageClass, localPathName)))
 	if err != nil {
-		return fmt.Errorf("endpointslice kube-system/kube-dns-host: %w", err)
+		return err
 	}
-	return c.bootstrapLocalPath(ctx, kube)
+	for _, o := range objs {
+		if err := ap.Apply(ctx, o); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Local volumes: rancher's local-path-provisioner as a host process provisions hostPath PVs
@@ -388,30 +403,4 @@ func (c Config) upFor(name string, d time.Duration) func(context.Context) error 
 		}
 		return nil
 	}
-}
-
-// bootstrapLocalPath creates the provisioner's namespace, the ConfigMap with its helper pods'
-// setup and teardown scripts, and the default StorageClass.
-func (c Config) bootstrapLocalPath(ctx context.Context, kube kubernetes.Interface) error {
-	if err := ensureNamespace(ctx, kube, localPathNamespace); err != nil {
-		return err
-	}
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: localPathConfigMap, Namespace: localPathNamespace}, Data: map[string]string{
-		"setup":    "#!/bin/sh\nset -eu\nmkdir -m 0777 -p \"$VOL_DIR\"\n",
-		"teardown": "#!/bin/sh\nset -eu\nrm -rf \"$VOL_DIR\"\n",
-	}}
-	if _, err := kube.CoreV1().ConfigMaps(cm.Namespace).Create(ctx, cm, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("configmap %s/%s: %w", cm.Namespace, cm.Name, err)
-	}
-	wait := storagev1.VolumeBindingWaitForFirstConsumer
-	del := corev1.PersistentVolumeReclaimDelete
-	sc := &storagev1.StorageClass{
-		ObjectMeta:        metav1.ObjectMeta{Name: StorageClass, Annotations: map[string]string{"storageclass.kubernetes.io/is-default-class": "true"}},
-		Provisioner:       localPathName,
-		VolumeBindingMode: &wait, ReclaimPolicy: &del,
-	}
-	if _, err := kube.StorageV1().StorageClasses().Create(ctx, sc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("storageclass %s: %w", sc.Name, err)
-	}
-	return nil
 }
