@@ -27,7 +27,7 @@ const (
 	SystemNamespace = "agentline-system"
 	controllerName  = "agentline-controller"
 	// StagingNamespace is the sample's ai-staging environment.
-	StagingNamespace = "shopfront-ai-staging"
+	StagingNamespace = "demo-shopfront-ai-staging"
 	project          = "shopfront"
 )
 
@@ -242,6 +242,9 @@ func (d *Driver) Run(ctx context.Context) (*Outcome, error) {
 // repo is the demo repository as the provider package names it.
 var repo = agithub.Repo{Owner: strings.Split(Repo, "/")[0], Name: strings.Split(Repo, "/")[1]}
 
+// slotNamespace is the sample's `ai` namespace pattern for a slot (testdata/sample/services.yaml).
+func slotNamespace(slot int) string { return fmt.Sprintf("demo-%s-dev-%d", project, slot) }
+
 // branchOf is the agent branch of an issue (agentline-config's agent-branch-prefix, default).
 func branchOf(issue int) string { return "codex/issue-" + strconv.Itoa(issue) }
 
@@ -286,7 +289,7 @@ func (d *Driver) fillSlot(ctx context.Context, out *Outcome) error {
 	l := leases.Items[0]
 	out.Lease = l.Name
 	out.Slot, _ = strconv.Atoi(l.Labels[slots.LabelSlot])
-	out.SlotNS = fmt.Sprintf("%s-dev-%d", project, out.Slot)
+	out.SlotNS = slotNamespace(out.Slot)
 	return nil
 }
 

@@ -198,7 +198,8 @@ func (d *Driver) resetIfStale(ctx context.Context) error {
 	}
 	var gone []func() bool
 	for _, ns := range nss.Items {
-		if ns.Name == StagingNamespace {
+		// Only the demo's slot namespaces: other tests apply the shopfront example's.
+		if !strings.HasPrefix(ns.Name, strings.TrimSuffix(slotNamespace(0), "0")) {
 			continue
 		}
 		if err := d.Env.Kube.CoreV1().Namespaces().Delete(ctx, ns.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
